@@ -1,0 +1,127 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// MaxBodyBytes is the largest request body a route accepts.
+const MaxBodyBytes = 16 << 10
+
+// DecodeJSON reads a JSON object of at most MaxBodyBytes into dst. It
+// returns an *Error with status 415 for a content type other than JSON, 413
+// for a larger body, and 400 for invalid UTF-8, malformed JSON, unknown
+// fields or data after the object.
+func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
+	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+		return err
+	}
+
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return NewError(http.StatusRequestEntityTooLarge, "body_too_large",
+				fmt.Sprintf("request body is larger than %d bytes",
+					MaxBodyBytes))
+		}
+
+		return BadRequest("unreadable_body", "request body could not be read")
+	}
+
+	if !utf8.Valid(body) {
+		return BadRequest("invalid_utf8", "request body is not valid UTF-8")
+	}
+
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return decodeError(err)
+	}
+
+	if dec.More() {
+		return BadRequest("malformed_json",
+			"request body must contain a single JSON object")
+	}
+
+	return nil
+}
+
+func checkContentType(value string) error {
+	mediaType, _, err := mime.ParseMediaType(value)
+	if err != nil || mediaType != "application/json" {
+		return NewError(http.StatusUnsupportedMediaType,
+			"unsupported_media_type",
+			"Content-Type must be application/json")
+	}
+
+	return nil
+}
+
+func decodeError(err error) error {
+	var syntaxErr *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, io.EOF):
+		return BadRequest("malformed_json", "request body is empty")
+	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
+		return BadRequest("malformed_json", "request body is not valid JSON")
+	case errors.As(err, &typeErr):
+		if typeErr.Field == "" {
+			return BadRequest("malformed_json",
+				"request body must be a JSON object")
+		}
+		return BadRequest("invalid_field",
+			fmt.Sprintf("field %q must be a %s", typeErr.Field,
+				typeErr.Type.Kind()))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.TrimPrefix(err.Error(), "json: unknown field ")
+		return BadRequest("unknown_field",
+			fmt.Sprintf("unknown field %s", field))
+	default:
+		return BadRequest("malformed_json", "request body is not valid JSON")
+	}
+}
+
+// Text trims surrounding white space from value and checks that the result
+// has from 1 to maxRunes code points. field names the value in the error.
+func Text(field, value string, maxRunes int) (string, error) {
+	trimmed := strings.TrimSpace(value)
+	n := utf8.RuneCountInString(trimmed)
+	switch {
+	case n == 0:
+		return "", BadRequest("missing_field",
+			fmt.Sprintf("%s is required and must not be blank", field))
+	case n > maxRunes:
+		return "", BadRequest("field_too_long",
+			fmt.Sprintf("%s is %d characters long; the maximum is %d",
+				field, n, maxRunes))
+	case strings.ContainsRune(trimmed, 0):
+		return "", BadRequest("invalid_field",
+			fmt.Sprintf("%s must not contain NUL characters", field))
+	}
+
+	return trimmed, nil
+}
+
+// ParseID parses a path parameter as a UUID and returns a 400 *Error for
+// anything else.
+func ParseID(name, value string) (uuid.UUID, error) {
+	id, err := uuid.Parse(value)
+	if err != nil || len(value) != 36 {
+		return uuid.Nil, BadRequest("invalid_id",
+			fmt.Sprintf("%s %q is not a UUID such as "+
+				"0193a7c2-5b1e-7c3d-8e4f-123456789abc", name, value))
+	}
+
+	return id, nil
+}

@@ -1,0 +1,220 @@
+package messaging
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/kafkablog/blog/shared/event"
+)
+
+var (
+	consumed = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "consumer_events_total",
+		Help: "Events taken from Kafka by topic, event type and outcome " +
+			"(applied, skipped or dead_lettered).",
+	}, []string{"group", "topic", "type", "outcome"})
+	batchSeconds = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "consumer_batch_duration_seconds",
+		Help:    "Time to apply one batch of events and commit its offsets.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
+	}, []string{"group"})
+)
+
+// Record is one decoded event with its position in the log.
+type Record struct {
+	Topic     string
+	Partition int
+	Offset    int64
+	Key       []byte
+	Event     event.Envelope
+}
+
+// ApplyFunc applies one event inside tx. It must be idempotent: applying
+// an event a second time, or an older version after a newer one, changes
+// nothing. An error that wraps event.ErrMalformed or ErrPermanent sends the
+// event to the dead-letter topic without retries.
+type ApplyFunc func(ctx context.Context, tx pgx.Tx, rec Record) error
+
+// ErrPermanent marks an apply error that a retry cannot fix.
+var ErrPermanent = errors.New("permanent failure")
+
+// ConsumerConfig configures a Consumer. Brokers, GroupID, Topics, Types,
+// Apply, Pool and DeadLetter are required.
+type ConsumerConfig struct {
+	Brokers []string
+	GroupID string
+	Topics  []string
+	// Types lists the event types Apply handles. Others are skipped.
+	Types []string
+	Apply ApplyFunc
+	Pool  *pgxpool.Pool
+	// DeadLetter publishes records that cannot be applied.
+	DeadLetter Writer
+	// MaxBatch is the most events applied in one transaction.
+	MaxBatch int
+	// Linger is how long a batch waits for more events after its first.
+	Linger time.Duration
+	// Retries is how many times an event is retried alone before it goes
+	// to the dead-letter topic.
+	Retries      int
+	RetryBackoff time.Duration
+}
+
+// Writer publishes records; *kafka.Writer implements it.
+type Writer interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// Consumer reads its topics as a member of a consumer group. It applies
+// each batch of events in one database transaction and commits the batch's
+// offsets to Kafka only after that transaction commits, so a crash replays
+// events but never skips them. A batch that fails is applied again one
+// event at a time, so a bad event is retried, then dead-lettered, and the
+// events after it on its partition are still applied.
+type Consumer struct {
+	cfg    ConsumerConfig
+	reader *kafka.Reader
+	known  map[string]bool
+}
+
+// NewConsumer validates cfg and creates the group reader. A new group
+// starts at the earliest offset of every partition.
+func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
+	switch {
+	case len(cfg.Brokers) == 0, cfg.GroupID == "", len(cfg.Topics) == 0:
+		return nil, errors.New("consumer needs brokers, a group id and topics")
+	case cfg.Apply == nil, cfg.Pool == nil, cfg.DeadLetter == nil:
+		return nil, errors.New("consumer needs Apply, Pool and DeadLetter")
+	}
+
+	if cfg.MaxBatch < 1 {
+		cfg.MaxBatch = 500
+	}
+	if cfg.Linger <= 0 {
+		cfg.Linger = 5 * time.Millisecond
+	}
+	if cfg.Retries < 1 {
+		cfg.Retries = 3
+	}
+	if cfg.RetryBackoff <= 0 {
+		cfg.RetryBackoff = 200 * time.Millisecond
+	}
+
+	known := make(map[string]bool, len(cfg.Types))
+	for _, t := range cfg.Types {
+		known[t] = true
+	}
+
+	c := &Consumer{cfg: cfg, known: known}
+	c.reader = kafka.NewReader(kafka.ReaderConfig{
+		Brokers:               cfg.Brokers,
+		GroupID:               cfg.GroupID,
+		GroupTopics:           cfg.Topics,
+		StartOffset:           kafka.FirstOffset,
+		CommitInterval:        0,
+		MinBytes:              1,
+		MaxBytes:              8 << 20,
+		MaxWait:               250 * time.Millisecond,
+		QueueCapacity:         cfg.MaxBatch * 2,
+		HeartbeatInterval:     time.Second,
+		SessionTimeout:        10 * time.Second,
+		RebalanceTimeout:      10 * time.Second,
+		JoinGroupBackoff:      time.Second,
+		WatchPartitionChanges: true,
+		ReadBackoffMin:        50 * time.Millisecond,
+		ReadBackoffMax:        500 * time.Millisecond,
+		ErrorLogger:           kafka.LoggerFunc(c.logReaderError),
+	})
+
+	return c, nil
+}
+
+func (c *Consumer) logReaderError(msg string, args ...any) {
+	slog.Warn("kafka reader: "+fmt.Sprintf(msg, args...),
+		"group", c.cfg.GroupID)
+}
+
+// Run consumes until ctx is cancelled. The batch in progress at
+// cancellation is finished and committed, then the reader leaves the
+// group. Run returns nil on shutdown and an error only if the reader
+// cannot go on.
+func (c *Consumer) Run(ctx context.Context) error {
+	defer func() {
+		if err := c.reader.Close(); err != nil {
+			slog.Warn("close kafka reader", "group", c.cfg.GroupID, "error", err)
+		}
+	}()
+
+	slog.InfoContext(ctx, "consumer started",
+		"group", c.cfg.GroupID, "topics", c.cfg.Topics)
+
+	for {
+		batch, err := c.fetchBatch(ctx)
+		if ctx.Err() != nil {
+			slog.InfoContext(ctx, "consumer stopped", "group", c.cfg.GroupID)
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("fetch from %v: %w", c.cfg.Topics, err)
+		}
+
+		start := time.Now()
+		done := c.process(ctx, batch)
+		if err := c.commit(done); err != nil {
+			slog.WarnContext(ctx, "commit offsets; the events will be "+
+				"delivered again", "group", c.cfg.GroupID, "error", err)
+		}
+		batchSeconds.WithLabelValues(c.cfg.GroupID).Observe(
+			time.Since(start).Seconds())
+
+		if len(done) < len(batch) {
+			// Only shutdown leaves a batch unfinished.
+			return nil
+		}
+	}
+}
+
+// fetchBatch blocks for the first message, then takes more for up to
+// Linger. A message is removed from the reader's queue only when returned,
+// so a cancelled fetch loses nothing.
+func (c *Consumer) fetchBatch(ctx context.Context) ([]kafka.Message, error) {
+	first, err := c.reader.FetchMessage(ctx)
+	if err != nil {
+		return nil, err
+	}
+
+	batch := []kafka.Message{first}
+	linger, cancel := context.WithTimeout(ctx, c.cfg.Linger)
+	defer cancel()
+
+	for len(batch) < c.cfg.MaxBatch {
+		m, err := c.reader.FetchMessage(linger)
+		if err != nil {
+			break
+		}
+		batch = append(batch, m)
+	}
+
+	return batch, nil
+}
+
+func (c *Consumer) commit(msgs []kafka.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+
+	// Offsets of handled events are committed even during shutdown.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	return c.reader.CommitMessages(ctx, msgs...)
+}
