@@ -17,6 +17,8 @@ type Common struct {
 	TopicPrefix string
 	// TopicPartitions is the partition count of topics the service creates.
 	TopicPartitions int
+	// TopicReplication is the replication factor of topics it creates.
+	TopicReplication int
 	// ShutdownTimeout bounds a graceful shutdown.
 	ShutdownTimeout time.Duration
 	// LogLevel is the minimum level of log records.
@@ -30,10 +32,11 @@ func ReadCommon(r *Reader, defaultPort, defaultDB string) Common {
 		HTTPAddr: r.Addr("HTTP_ADDR", ":"+defaultPort),
 		DatabaseURL: r.PostgresURL("DATABASE_URL",
 			"postgres://postgres@127.0.0.1:5432/"+defaultDB+"?sslmode=disable"),
-		Brokers:         r.Brokers("KAFKA_BROKERS", []string{"127.0.0.1:9092"}),
-		TopicPrefix:     r.String("KAFKA_TOPIC_PREFIX", ""),
-		TopicPartitions: r.Int("KAFKA_TOPIC_PARTITIONS", 3, 1, 1000),
-		ShutdownTimeout: r.Duration("SHUTDOWN_TIMEOUT", 10*time.Second),
+		Brokers:          r.Brokers("KAFKA_BROKERS", []string{"127.0.0.1:9092"}),
+		TopicPrefix:      r.String("KAFKA_TOPIC_PREFIX", ""),
+		TopicPartitions:  r.Int("KAFKA_TOPIC_PARTITIONS", 3, 1, 1000),
+		TopicReplication: r.Int("KAFKA_REPLICATION_FACTOR", 1, 1, 10),
+		ShutdownTimeout:  r.Duration("SHUTDOWN_TIMEOUT", 10*time.Second),
 	}
 
 	level := r.String("LOG_LEVEL", "info")

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -124,4 +125,21 @@ func ParseID(name, value string) (uuid.UUID, error) {
 	}
 
 	return id, nil
+}
+
+// Limit reads the limit query parameter: def when absent, otherwise a whole
+// number from 1 to max, else a 400 *Error.
+func Limit(r *http.Request, def, max int) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return def, nil
+	}
+
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > max {
+		return 0, BadRequest("invalid_limit",
+			fmt.Sprintf("limit %q must be a whole number from 1 to %d", v, max))
+	}
+
+	return n, nil
 }

@@ -116,11 +116,8 @@ func (c *Consumer) applyAll(ctx context.Context, recs []Record) error {
 	}
 	defer tx.Rollback(ctx)
 
-	for _, rec := range recs {
-		if err := c.cfg.Apply(ctx, tx, rec); err != nil {
-			return fmt.Errorf("apply %s %s at %s/%d/%d: %w", rec.Event.Type,
-				rec.Event.ID, rec.Topic, rec.Partition, rec.Offset, err)
-		}
+	if err := c.cfg.Apply(ctx, tx, recs); err != nil {
+		return err
 	}
 
 	return tx.Commit(ctx)

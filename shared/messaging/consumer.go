@@ -38,11 +38,28 @@ type Record struct {
 	Event     event.Envelope
 }
 
-// ApplyFunc applies one event inside tx. It must be idempotent: applying
-// an event a second time, or an older version after a newer one, changes
-// nothing. An error that wraps event.ErrMalformed or ErrPermanent sends the
-// event to the dead-letter topic without retries.
-type ApplyFunc func(ctx context.Context, tx pgx.Tx, rec Record) error
+// ApplyFunc applies events, in log order, inside tx. It must be
+// idempotent: applying an event a second time, or an older version after a
+// newer one, changes nothing. The consumer passes a whole batch first and
+// single events after a batch fails. An error that wraps
+// event.ErrMalformed or ErrPermanent sends a single event to the
+// dead-letter topic without retries.
+type ApplyFunc func(ctx context.Context, tx pgx.Tx, recs []Record) error
+
+// Each returns an ApplyFunc that applies the records one at a time with fn.
+func Each(fn func(ctx context.Context, tx pgx.Tx, rec Record) error) ApplyFunc {
+	return func(ctx context.Context, tx pgx.Tx, recs []Record) error {
+		for _, rec := range recs {
+			if err := fn(ctx, tx, rec); err != nil {
+				return fmt.Errorf("apply %s %s at %s/%d/%d: %w",
+					rec.Event.Type, rec.Event.ID, rec.Topic, rec.Partition,
+					rec.Offset, err)
+			}
+		}
+
+		return nil
+	}
+}
 
 // ErrPermanent marks an apply error that a retry cannot fix.
 var ErrPermanent = errors.New("permanent failure")

@@ -119,6 +119,6 @@ func wait(ctx context.Context, done <-chan struct{}, what string) {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		slog.Warn("shutdown timeout reached before "+what+" stopped")
+		slog.Warn("shutdown timeout reached before " + what + " stopped")
 	}
 }
