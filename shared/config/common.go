@@ -47,3 +47,9 @@ func ReadCommon(r *Reader, defaultPort, defaultDB string) Common {
 
 	return c
 }
+
+// Group returns the consumer group id for name. It carries the topic
+// prefix, so test runs that share a broker never share a group.
+func (c Common) Group(name string) string {
+	return c.TopicPrefix + name
+}

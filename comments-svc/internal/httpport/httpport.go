@@ -1,0 +1,157 @@
+// Package httpport serves the comments-svc HTTP API.
+package httpport
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/mux"
+
+	"github.com/kafkablog/blog/comments-svc/internal/comments"
+	"github.com/kafkablog/blog/shared/httpapi"
+)
+
+// Store is what the handlers need from the comments store.
+type Store interface {
+	PostExists(ctx context.Context, id uuid.UUID) (bool, error)
+	Create(ctx context.Context, postID uuid.UUID, content string) (comments.Comment, error)
+	List(ctx context.Context, postID uuid.UUID) ([]comments.Comment, error)
+}
+
+// CatchUp blocks until the posts consumer has applied every PostCreated
+// event that was in the log when it was called, or ctx is done.
+type CatchUp func(ctx context.Context) error
+
+type handlers struct {
+	store   Store
+	catchUp CatchUp
+	wait    time.Duration
+}
+
+// Register adds POST and GET /posts/{id}/comments to r. On an unknown post
+// the handlers wait up to wait for the posts consumer to catch up before
+// they answer 404, so a comment sent right after its post is accepted.
+func Register(r *mux.Router, store Store, catchUp CatchUp, wait time.Duration) {
+	h := handlers{store: store, catchUp: catchUp, wait: wait}
+	r.Handle("/posts/{id}/comments", httpapi.HandlerFunc(h.create)).
+		Methods(http.MethodPost)
+	r.Handle("/posts/{id}/comments", httpapi.HandlerFunc(h.list)).
+		Methods(http.MethodGet)
+}
+
+type createRequest struct {
+	Content *string `json:"content"`
+}
+
+type createResponse struct {
+	ID      uuid.UUID `json:"id"`
+	PostID  uuid.UUID `json:"post_id"`
+	Content string    `json:"content"`
+	Status  string    `json:"status"`
+}
+
+func (h handlers) create(w http.ResponseWriter, r *http.Request) error {
+	postID, err := httpapi.ParseID("post id", mux.Vars(r)["id"])
+	if err != nil {
+		return err
+	}
+
+	var req createRequest
+	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
+		return err
+	}
+
+	if req.Content == nil {
+		return httpapi.BadRequest("missing_field", "content is required")
+	}
+
+	content, err := httpapi.Text("content", *req.Content, comments.MaxContentLength)
+	if err != nil {
+		return err
+	}
+
+	c, err := h.store.Create(r.Context(), postID, content)
+	if errors.Is(err, comments.ErrUnknownPost) {
+		if err = h.awaitPost(r.Context(), postID); err == nil {
+			c, err = h.store.Create(r.Context(), postID, content)
+		}
+	}
+	if errors.Is(err, comments.ErrUnknownPost) {
+		return unknownPost(postID)
+	}
+	if err != nil {
+		return err
+	}
+
+	httpapi.WriteJSON(w, http.StatusCreated, createResponse{
+		ID: c.ID, PostID: c.PostID, Content: c.Content, Status: c.Status,
+	})
+	return nil
+}
+
+type listItem struct {
+	ID      uuid.UUID `json:"id"`
+	Content string    `json:"content"`
+	Status  string    `json:"status"`
+}
+
+func (h handlers) list(w http.ResponseWriter, r *http.Request) error {
+	postID, err := httpapi.ParseID("post id", mux.Vars(r)["id"])
+	if err != nil {
+		return err
+	}
+
+	ok, err := h.store.PostExists(r.Context(), postID)
+	if err == nil && !ok {
+		err = h.awaitPost(r.Context(), postID)
+	}
+	if errors.Is(err, comments.ErrUnknownPost) {
+		return unknownPost(postID)
+	}
+	if err != nil {
+		return err
+	}
+
+	list, err := h.store.List(r.Context(), postID)
+	if err != nil {
+		return err
+	}
+
+	out := make([]listItem, len(list))
+	for i, c := range list {
+		out[i] = listItem{ID: c.ID, Content: c.Content, Status: c.Status}
+	}
+
+	httpapi.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// awaitPost waits for the posts consumer to catch up and returns
+// comments.ErrUnknownPost if the post is still unknown then.
+func (h handlers) awaitPost(ctx context.Context, postID uuid.UUID) error {
+	wait, cancel := context.WithTimeout(ctx, h.wait)
+	defer cancel()
+
+	if err := h.catchUp(wait); err != nil && ctx.Err() == nil {
+		slog.WarnContext(ctx, "posts consumer did not catch up in time",
+			"post_id", postID, "wait", h.wait.String(), "error", err)
+	}
+
+	ok, err := h.store.PostExists(ctx, postID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return comments.ErrUnknownPost
+	}
+
+	return nil
+}
+
+func unknownPost(id uuid.UUID) error {
+	return httpapi.NotFound("post " + id.String() + " does not exist")
+}
