@@ -1,0 +1,33 @@
+# Common tasks. `make dev` runs the whole system locally; `make test` runs
+# every test against real Kafka and PostgreSQL.
+
+MODULES := shared posts-svc comments-svc query-svc moderation-svc devrun e2e
+
+.PHONY: dev test build vet fmt deps
+
+## dev: build and run the whole system on 127.0.0.1 (Ctrl-C stops it)
+dev:
+	go run ./devrun
+
+## test: install test dependencies, start Kafka and PostgreSQL, run all tests
+test:
+	bash scripts/test.sh
+
+## build: compile every service into bin/
+build:
+	mkdir -p bin
+	for svc in posts-svc comments-svc query-svc moderation-svc; do \
+		CGO_ENABLED=0 go build -trimpath -o bin/$$svc ./$$svc || exit 1; \
+	done
+
+## vet: go vet every module
+vet:
+	go vet $(addprefix ./,$(addsuffix /...,$(MODULES)))
+
+## fmt: gofmt every Go file
+fmt:
+	gofmt -w $(MODULES)
+
+## deps: install what the tests need (apt packages, Kafka jars, npm packages)
+deps:
+	bash scripts/install-deps.sh
