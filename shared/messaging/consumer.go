@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -69,7 +70,9 @@ var ErrPermanent = errors.New("permanent failure")
 type ConsumerConfig struct {
 	Brokers []string
 	GroupID string
-	Topics  []string
+	// ClientID names this process to the broker; DefaultClientID if empty.
+	ClientID string
+	Topics   []string
 	// Types lists the event types Apply handles. Others are skipped.
 	Types []string
 	Apply ApplyFunc
@@ -126,6 +129,10 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 		cfg.RetryBackoff = 200 * time.Millisecond
 	}
 
+	if cfg.ClientID == "" {
+		cfg.ClientID = DefaultClientID(cfg.GroupID)
+	}
+
 	known := make(map[string]bool, len(cfg.Types))
 	for _, t := range cfg.Types {
 		known[t] = true
@@ -133,9 +140,14 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 
 	c := &Consumer{cfg: cfg, known: known}
 	c.reader = kafka.NewReader(kafka.ReaderConfig{
-		Brokers:               cfg.Brokers,
-		GroupID:               cfg.GroupID,
-		GroupTopics:           cfg.Topics,
+		Brokers:     cfg.Brokers,
+		GroupID:     cfg.GroupID,
+		GroupTopics: cfg.Topics,
+		Dialer: &kafka.Dialer{
+			ClientID:  cfg.ClientID,
+			Timeout:   10 * time.Second,
+			DualStack: true,
+		},
 		StartOffset:           kafka.FirstOffset,
 		CommitInterval:        0,
 		MinBytes:              1,
@@ -153,6 +165,22 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 	})
 
 	return c, nil
+}
+
+// DefaultClientID returns a client id unique to this process: the group,
+// the host name and the process id.
+func DefaultClientID(group string) string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown"
+	}
+
+	return fmt.Sprintf("%s-%s-%d", group, host, os.Getpid())
+}
+
+// ClientID returns the client id the consumer's reader uses.
+func (c *Consumer) ClientID() string {
+	return c.cfg.ClientID
 }
 
 func (c *Consumer) logReaderError(msg string, args ...any) {

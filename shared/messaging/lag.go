@@ -40,7 +40,7 @@ func GroupLag(
 		return nil, err
 	}
 
-	ends, err := endOffsets(ctx, client, parts)
+	ends, err := listOffsets(ctx, client, parts, false)
 	if err != nil {
 		return nil, err
 	}
@@ -150,21 +150,28 @@ func partitions(
 	return out, nil
 }
 
-func endOffsets(
+// listOffsets returns the first offset of every partition in parts when
+// first is true, else the high-water mark.
+func listOffsets(
 	ctx context.Context,
 	client *kafka.Client,
 	parts map[string][]int,
+	first bool,
 ) (map[string]map[int]int64, error) {
 	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
 	for topic, ps := range parts {
 		for _, p := range ps {
-			req.Topics[topic] = append(req.Topics[topic], kafka.LastOffsetOf(p))
+			offset := kafka.LastOffsetOf(p)
+			if first {
+				offset = kafka.FirstOffsetOf(p)
+			}
+			req.Topics[topic] = append(req.Topics[topic], offset)
 		}
 	}
 
 	res, err := client.ListOffsets(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("list end offsets: %w", err)
+		return nil, fmt.Errorf("list offsets: %w", err)
 	}
 
 	out := make(map[string]map[int]int64, len(res.Topics))
@@ -172,10 +179,13 @@ func endOffsets(
 		out[topic] = make(map[int]int64, len(ps))
 		for _, p := range ps {
 			if p.Error != nil {
-				return nil, fmt.Errorf("list end offset of %s/%d: %w",
+				return nil, fmt.Errorf("list offset of %s/%d: %w",
 					topic, p.Partition, p.Error)
 			}
 			out[topic][p.Partition] = p.LastOffset
+			if first {
+				out[topic][p.Partition] = p.FirstOffset
+			}
 		}
 	}
 
