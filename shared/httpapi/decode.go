@@ -49,7 +49,9 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 		return decodeError(err)
 	}
 
-	if dec.More() {
+	// Decoder.More reports false before a stray '}' or ']', so the check
+	// is that only white space follows the object.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return BadRequest("malformed_json",
 			"request body must contain a single JSON object")
 	}

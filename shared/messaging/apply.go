@@ -38,44 +38,33 @@ type item struct {
 	err     error
 }
 
-// process handles batch and returns the prefix of it that is done:
-// applied, skipped or dead-lettered. Only cancellation of ctx leaves a
-// suffix undone. The whole batch is first applied in one transaction; if
-// that fails, each event is applied alone with retries.
-func (c *Consumer) process(ctx context.Context, batch []kafka.Message) []kafka.Message {
-	items := make([]item, len(batch))
-	var recs []Record
-	for i, m := range batch {
-		items[i] = c.classify(m)
-		if items[i].outcome == outcomeApply {
-			recs = append(recs, items[i].rec)
-		}
-	}
-
-	batchErr := c.applyAll(context.WithoutCancel(ctx), recs)
+// process handles a prepared batch and returns the prefix of its messages
+// that is done: applied, skipped or dead-lettered. Only cancellation of
+// ctx leaves a suffix undone. The whole batch is first applied in one
+// transaction; if that fails, each event is applied alone with retries.
+func (c *Consumer) process(ctx context.Context, b prepared) []kafka.Message {
+	batchErr := c.applyAll(context.WithoutCancel(ctx), b.recs)
 	if batchErr == nil {
-		c.count(recs, "applied")
+		c.count(b.recs, "applied")
 	} else {
 		slog.WarnContext(ctx, "batch failed; applying its events one by one",
-			"group", c.cfg.GroupID, "events", len(recs), "error", batchErr)
+			"group", c.cfg.GroupID, "events", len(b.recs), "error", batchErr)
 	}
 
-	for i, it := range items {
+	done := make([]kafka.Message, 0, len(b.items))
+	for _, it := range b.items {
 		err := it.err
 		if batchErr != nil && it.outcome == outcomeApply {
 			err = c.applyWithRetry(ctx, it.rec)
 		}
 
-		if err == nil {
-			continue
+		if err != nil && (ctx.Err() != nil || !c.deadLetter(ctx, it.msg, err)) {
+			return done
 		}
-
-		if ctx.Err() != nil || !c.deadLetter(ctx, it.msg, err) {
-			return batch[:i]
-		}
+		done = append(done, it.msg)
 	}
 
-	return batch
+	return done
 }
 
 // classify decodes m and decides whether to apply it, skip its unknown
@@ -214,9 +203,15 @@ func (c *Consumer) deadLetter(ctx context.Context, m kafka.Message, reason error
 }
 
 func (c *Consumer) count(recs []Record, outcome string) {
+	type key struct{ topic, eventType string }
+	counts := map[key]int{}
 	for _, rec := range recs {
-		consumed.WithLabelValues(c.cfg.GroupID, rec.Topic, rec.Event.Type,
-			outcome).Inc()
+		counts[key{rec.Topic, rec.Event.Type}]++
+	}
+
+	for k, n := range counts {
+		consumed.WithLabelValues(c.cfg.GroupID, k.topic, k.eventType,
+			outcome).Add(float64(n))
 	}
 }
 

@@ -193,27 +193,31 @@ func (c *Consumer) logReaderError(msg string, args ...any) {
 // group. Run returns nil on shutdown and an error only if the reader
 // cannot go on.
 func (c *Consumer) Run(ctx context.Context) error {
+	slog.InfoContext(ctx, "consumer started",
+		"group", c.cfg.GroupID, "topics", c.cfg.Topics)
+
+	// One goroutine fetches and decodes the next batch while this one
+	// applies the current batch, so JSON decoding overlaps database work.
+	// A prepared batch that is never applied is not committed either, so
+	// it is delivered again.
+	fetchCtx, stopFetching := context.WithCancel(ctx)
+	batches := make(chan prepared, 1)
+	fetchErr := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		fetchErr <- c.prepareBatches(fetchCtx, batches)
+	}()
+
+	// Closing the reader leaves the group, after the last commit.
 	defer func() {
 		if err := c.reader.Close(); err != nil {
 			slog.Warn("close kafka reader", "group", c.cfg.GroupID, "error", err)
 		}
 	}()
 
-	slog.InfoContext(ctx, "consumer started",
-		"group", c.cfg.GroupID, "topics", c.cfg.Topics)
-
-	for {
-		batch, err := c.fetchBatch(ctx)
-		if ctx.Err() != nil {
-			slog.InfoContext(ctx, "consumer stopped", "group", c.cfg.GroupID)
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("fetch from %v: %w", c.cfg.Topics, err)
-		}
-
+	for b := range batches {
 		start := time.Now()
-		done := c.process(ctx, batch)
+		done := c.process(ctx, b)
 		if err := c.commit(done); err != nil {
 			slog.WarnContext(ctx, "commit offsets; the events will be "+
 				"delivered again", "group", c.cfg.GroupID, "error", err)
@@ -221,9 +225,52 @@ func (c *Consumer) Run(ctx context.Context) error {
 		batchSeconds.WithLabelValues(c.cfg.GroupID).Observe(
 			time.Since(start).Seconds())
 
-		if len(done) < len(batch) {
-			// Only shutdown leaves a batch unfinished.
-			return nil
+		// Only shutdown leaves a batch unfinished.
+		if len(done) < len(b.items) || ctx.Err() != nil {
+			break
+		}
+	}
+
+	stopFetching()
+	for range batches {
+		// Drop what was prepared but not applied; it is not committed.
+	}
+
+	if err := <-fetchErr; err != nil && ctx.Err() == nil {
+		return fmt.Errorf("fetch from %v: %w", c.cfg.Topics, err)
+	}
+
+	slog.InfoContext(ctx, "consumer stopped", "group", c.cfg.GroupID)
+	return nil
+}
+
+// prepared is a fetched batch with each message classified.
+type prepared struct {
+	items []item
+	recs  []Record
+}
+
+// prepareBatches fetches and classifies batches into out until ctx is
+// cancelled or the reader fails.
+func (c *Consumer) prepareBatches(ctx context.Context, out chan<- prepared) error {
+	for {
+		batch, err := c.fetchBatch(ctx)
+		if err != nil {
+			return err
+		}
+
+		b := prepared{items: make([]item, len(batch))}
+		for i, m := range batch {
+			b.items[i] = c.classify(m)
+			if b.items[i].outcome == outcomeApply {
+				b.recs = append(b.recs, b.items[i].rec)
+			}
+		}
+
+		select {
+		case out <- b:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 }
