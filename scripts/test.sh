@@ -41,7 +41,8 @@ cleanup() {
 log "installing test dependencies"
 bash scripts/install-deps.sh
 
-# A fresh broker and database every run, so no test sees an earlier run.
+# Start a fresh broker and database every run, so no run reads data that
+# an earlier run left behind.
 bash scripts/kafka.sh stop "$state/kafka" >/dev/null 2>&1 || true
 bash scripts/pg.sh stop "$state/pg" >/dev/null 2>&1 || true
 rm -rf "$state"

@@ -20,14 +20,14 @@ var (
 	}, []string{"route", "method", "status"})
 )
 
-// Check reports whether one dependency is usable. It returns an error that
-// says what is wrong.
+// Check is a readiness check of one dependency. Check returns an error
+// that describes what is wrong.
 type Check struct {
 	Name  string
 	Check func(ctx context.Context) error
 }
 
-// NewRouter returns a router with JSON 404 and 405 answers, request
+// NewRouter returns a router with JSON 404 and 405 responses, request
 // metrics, and the routes GET /healthz, GET /readyz (running checks) and
 // GET /metrics.
 func NewRouter(checks ...Check) *mux.Router {

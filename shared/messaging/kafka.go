@@ -141,8 +141,8 @@ func allLed(meta *kafka.MetadataResponse, want int) bool {
 	return true
 }
 
-// CheckBroker returns an error unless one of brokers answers a metadata
-// request. It serves readiness checks.
+// CheckBroker returns an error unless one of brokers returns metadata. It
+// backs readiness checks.
 func CheckBroker(ctx context.Context, brokers []string) error {
 	var lastErr error
 	for _, b := range brokers {

@@ -18,8 +18,8 @@ import (
 	"github.com/pressly/goose/v3/lock"
 )
 
-// Open connects to the database at url and waits until it answers,
-// retrying until ctx is done, so a service can start before its database.
+// Open connects to the database at url and pings it until it responds or
+// ctx is done, so a service can start before its database.
 func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {

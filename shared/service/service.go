@@ -115,10 +115,10 @@ func start(ctx context.Context, workers []Worker, failed chan<- error) <-chan st
 	return done
 }
 
-func wait(ctx context.Context, done <-chan struct{}, what string) {
+func wait(ctx context.Context, done <-chan struct{}, workers string) {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		slog.Warn("shutdown timeout reached before " + what + " stopped")
+		slog.Warn("shutdown timed out before the " + workers + " stopped")
 	}
 }

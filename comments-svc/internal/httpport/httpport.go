@@ -15,7 +15,7 @@ import (
 	"github.com/kafkablog/blog/shared/httpapi"
 )
 
-// Store is what the handlers need from the comments store.
+// Store is the part of the comments store that the handlers use.
 type Store interface {
 	PostExists(ctx context.Context, id uuid.UUID) (bool, error)
 	Create(ctx context.Context, postID uuid.UUID, content string) (comments.Comment, error)
@@ -34,7 +34,7 @@ type handlers struct {
 
 // Register adds POST and GET /posts/{id}/comments to r. On an unknown post
 // the handlers wait up to wait for the posts consumer to catch up before
-// they answer 404, so a comment sent right after its post is accepted.
+// they return 404, so a comment sent right after its post is accepted.
 func Register(r *mux.Router, store Store, catchUp CatchUp, wait time.Duration) {
 	h := handlers{store: store, catchUp: catchUp, wait: wait}
 	r.Handle("/posts/{id}/comments", httpapi.HandlerFunc(h.create)).

@@ -11,7 +11,7 @@ import (
 	"github.com/kafkablog/blog/shared/httpapi"
 )
 
-// Store is what the handlers need from the posts store.
+// Store is the part of the posts store that the handlers use.
 type Store interface {
 	Create(ctx context.Context, title string) (posts.Post, error)
 	List(ctx context.Context, limit int) ([]posts.Post, error)

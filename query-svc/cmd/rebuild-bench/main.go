@@ -1,8 +1,8 @@
 // Command rebuild-bench measures how fast query-svc replays the event log.
-// It writes a log of posts, comments and moderation updates to a real
-// Kafka broker, builds the read model once, then runs the rebuild (empty
-// the read model, rewind the group) and times the replay until the group
-// has no lag. It prints events per second for both passes.
+// It writes posts, comments and moderation updates to a real Kafka broker
+// and builds the read model once. Then it runs the rebuild, which empties
+// the read model and rewinds the group, and times the replay until the
+// group has no lag. It prints events per second for both passes.
 //
 //	go run ./query-svc/cmd/rebuild-bench -brokers 127.0.0.1:19092 \
 //	    -database postgres://postgres@127.0.0.1:15432/postgres -events 1000000
