@@ -15,8 +15,8 @@ type titleRequest struct {
 	Title string `json:"title"`
 }
 
-// echoTitle decodes a titleRequest and sends it back, so a test sees what
-// DecodeJSON stored.
+// echoTitle decodes a titleRequest and sends it back, so a test can check
+// what DecodeJSON stored.
 func echoTitle(w http.ResponseWriter, r *http.Request) error {
 	var req titleRequest
 	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
@@ -34,7 +34,7 @@ type errorBody struct {
 	} `json:"error"`
 }
 
-// decodeErrorBody parses the JSON error body of rec and checks its shape:
+// decodeErrorBody parses the JSON error body of rec and checks that it is
 // one "error" object with exactly a non-empty code and message.
 func decodeErrorBody(t testing.TB, rec *httptest.ResponseRecorder) errorBody {
 	t.Helper()

@@ -105,12 +105,16 @@ func createTopics(
 	return nil
 }
 
-// waitForLeaders returns once every partition of topics has a leader, since
-// a write right after creation can otherwise fail.
+// waitForLeaders returns once every partition of topics has a leader that
+// serves offset requests, since a write or an offset lookup right after
+// creation can otherwise fail. Metadata can name a leader before that
+// broker serves the partition, and the broker then returns
+// NotLeaderForPartition.
 func waitForLeaders(ctx context.Context, client *kafka.Client, topics []string) error {
 	for {
 		meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
-		if err == nil && allLed(meta, len(topics)) {
+		if err == nil && allLed(meta, len(topics)) &&
+			servesOffsets(ctx, client, meta) {
 			return nil
 		}
 
@@ -139,6 +143,24 @@ func allLed(meta *kafka.MetadataResponse, want int) bool {
 	}
 
 	return true
+}
+
+// servesOffsets reports whether the leader of every partition in meta
+// returns the partition's end offset without an error.
+func servesOffsets(
+	ctx context.Context,
+	client *kafka.Client,
+	meta *kafka.MetadataResponse,
+) bool {
+	parts := make(map[string][]int, len(meta.Topics))
+	for _, t := range meta.Topics {
+		for _, p := range t.Partitions {
+			parts[t.Name] = append(parts[t.Name], p.ID)
+		}
+	}
+
+	_, err := listOffsets(ctx, client, parts, false)
+	return err == nil
 }
 
 // CheckBroker returns an error unless one of brokers returns metadata. It

@@ -2,6 +2,7 @@ package messaging
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -76,8 +77,9 @@ func GroupLag(
 }
 
 // WaitCaughtUp blocks until group has committed every record that was in
-// topics when it was called, polling every interval. It returns ctx's
-// error if the group does not get there first.
+// topics when it was called, polling every interval. A failed poll is
+// retried. It returns ctx's error, joined with the last poll error, if the
+// group does not get there first.
 func WaitCaughtUp(
 	ctx context.Context,
 	client *kafka.Client,
@@ -85,33 +87,36 @@ func WaitCaughtUp(
 	topics []string,
 	interval time.Duration,
 ) error {
-	target, err := GroupLag(ctx, client, group, topics)
-	if err != nil {
-		return err
-	}
-
+	var target []PartitionLag
+	var haveTarget bool
+	var lastErr error
 	for {
-		caughtUp := true
 		now, err := GroupLag(ctx, client, group, topics)
-		if err != nil {
-			return err
-		}
-
-		for _, t := range target {
-			if committedAt(now, t.Topic, t.Partition) < t.End {
-				caughtUp = false
-				break
-			}
-		}
-
-		if caughtUp {
+		switch {
+		case err != nil:
+			lastErr = err
+		case !haveTarget:
+			target, haveTarget = now, true
+			continue
+		case caughtUp(target, now):
 			return nil
 		}
 
 		if !sleep(ctx, interval) {
-			return ctx.Err()
+			return errors.Join(ctx.Err(), lastErr)
 		}
 	}
+}
+
+// caughtUp reports whether now has committed up to target's end offsets.
+func caughtUp(target, now []PartitionLag) bool {
+	for _, t := range target {
+		if committedAt(now, t.Topic, t.Partition) < t.End {
+			return false
+		}
+	}
+
+	return true
 }
 
 func committedAt(lags []PartitionLag, topic string, partition int) int64 {
