@@ -1,0 +1,627 @@
+package httpport_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/kafkablog/blog/comments-svc/internal/comments"
+	"github.com/kafkablog/blog/comments-svc/internal/dbtest"
+	"github.com/kafkablog/blog/comments-svc/internal/httpport"
+	"github.com/kafkablog/blog/shared/event"
+	"github.com/kafkablog/blog/shared/httpapi"
+	"github.com/kafkablog/blog/shared/messaging"
+	"github.com/kafkablog/blog/shared/postgres"
+)
+
+const jsonType = "application/json"
+
+// server is the real router with the comments routes and the real store on
+// a fresh database.
+type server struct {
+	url   string
+	pool  *pgxpool.Pool
+	store *comments.Store
+	// catchUps counts the calls of the catch-up function.
+	catchUps *atomic.Int32
+}
+
+// catchUpFunc returns the catch-up function of a server on pool and store.
+type catchUpFunc func(pool *pgxpool.Pool, store *comments.Store) httpport.CatchUp
+
+// newServer serves the routes with the catch-up function from newCatchUp,
+// counted in catchUps, and a wait of 2 s for it.
+func newServer(t *testing.T, newCatchUp catchUpFunc) server {
+	t.Helper()
+
+	pool := dbtest.New(t)
+	store, err := comments.NewStore(pool, event.TopicComments)
+	if err != nil {
+		t.Fatalf("new store: %v", err)
+	}
+
+	catchUp := newCatchUp(pool, store)
+	calls := &atomic.Int32{}
+	counted := func(ctx context.Context) error {
+		calls.Add(1)
+		return catchUp(ctx)
+	}
+
+	router := httpapi.NewRouter()
+	httpport.Register(router, store, counted, 2*time.Second)
+	srv := httptest.NewServer(router)
+	t.Cleanup(srv.Close)
+
+	return server{url: srv.URL, pool: pool, store: store, catchUps: calls}
+}
+
+// caughtUp returns the catch-up function of a consumer that is always at
+// the end of the log.
+func caughtUp(*pgxpool.Pool, *comments.Store) httpport.CatchUp {
+	return func(context.Context) error { return nil }
+}
+
+// addPost applies a PostCreated for a new post, as the posts consumer
+// does, and returns the post id.
+func addPost(t testing.TB, pool *pgxpool.Pool, store *comments.Store) uuid.UUID {
+	t.Helper()
+
+	id := uuid.New()
+	env, err := event.New(event.TypePostCreated, "test",
+		event.PostCreated{ID: id, Title: "A post", CreatedAt: time.Now()})
+	if err != nil {
+		t.Fatalf("new PostCreated: %v", err)
+	}
+
+	ctx := context.Background()
+	err = postgres.InTx(ctx, pool, func(tx pgx.Tx) error {
+		return store.Apply(ctx, tx, messaging.Record{Event: env})
+	})
+	if err != nil {
+		t.Fatalf("apply PostCreated: %v", err)
+	}
+
+	return id
+}
+
+func commentsURL(base, postID string) string {
+	return base + "/posts/" + postID + "/comments"
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// send makes one request. An empty contentType sends no Content-Type.
+func send(
+	t testing.TB,
+	method, url, contentType string,
+	body []byte,
+) response {
+	t.Helper()
+
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("build request %s %s: %v", method, url, err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer res.Body.Close()
+
+	out, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("read response of %s %s: %v", method, url, err)
+	}
+
+	return response{status: res.StatusCode, header: res.Header, body: out}
+}
+
+// decodeStrict decodes data into v and fails on fields v does not have.
+func decodeStrict(t testing.TB, data []byte, v any) {
+	t.Helper()
+
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		t.Fatalf("decode %s into %T: %v", data, v, err)
+	}
+}
+
+// checkError checks the status and that the body is exactly
+// {"error": {"code": code, "message": "…"}} with a non-blank message.
+func checkError(t testing.TB, res response, status int, code string) {
+	t.Helper()
+
+	if res.status != status {
+		t.Errorf("status = %d, want %d; body %s", res.status, status, res.body)
+	}
+
+	if ct := res.header.Get("Content-Type"); ct != jsonType {
+		t.Errorf("Content-Type = %q, want %q", ct, jsonType)
+	}
+
+	var body struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	decodeStrict(t, res.body, &body)
+
+	if body.Error.Code != code {
+		t.Errorf("error code = %q, want %q; body %s", body.Error.Code, code,
+			res.body)
+	}
+
+	if strings.TrimSpace(body.Error.Message) == "" {
+		t.Errorf("error message is blank; body %s", res.body)
+	}
+}
+
+// checkNothingStored fails unless the database has no comment and no
+// outbox row.
+func checkNothingStored(t testing.TB, pool *pgxpool.Pool) {
+	t.Helper()
+
+	if n := dbtest.Count(t, pool, "comments"); n != 0 {
+		t.Errorf("comments has %d rows, want 0", n)
+	}
+
+	if n := dbtest.Count(t, pool, "outbox"); n != 0 {
+		t.Errorf("outbox has %d rows, want 0", n)
+	}
+}
+
+// jsonText returns s as a JSON string without its quotes, escaping only
+// what JSON requires: quotes, backslashes and control characters.
+func jsonText(s string) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(s); err != nil {
+		panic(err)
+	}
+	quoted := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+
+	return quoted[1 : len(quoted)-1]
+}
+
+func contentBody(content string) []byte {
+	body, err := json.Marshal(map[string]string{"content": content})
+	if err != nil {
+		panic(err)
+	}
+
+	return body
+}
+
+// repeatRunes returns text of n code points made of ASCII letters, emoji
+// (4 bytes each) and accented letters (2 bytes each), so a byte count and a
+// code point count disagree.
+func repeatRunes(n int) string {
+	pattern := []rune("a😀é")
+	out := make([]rune, n)
+	for i := range out {
+		out[i] = pattern[i%len(pattern)]
+	}
+
+	return string(out)
+}
+
+// malformedIDs are post ids that are not a UUID in its 36-character form.
+var malformedIDs = []struct {
+	name string
+	id   string
+}{
+	{"word", "not-a-uuid"},
+	{"35 characters", "0193a7c2-5b1e-7c3d-8e4f-123456789ab"},
+	{"37 characters", "0193a7c2-5b1e-7c3d-8e4f-123456789abcd"},
+	{"no hyphens", "0193a7c25b1e7c3d8e4f123456789abc"},
+	{"braces", "{0193a7c2-5b1e-7c3d-8e4f-123456789abc}"},
+	{"urn", "urn:uuid:0193a7c2-5b1e-7c3d-8e4f-123456789abc"},
+	{"not hex", "0193a7c2-5b1e-7c3d-8e4f-123456789xyz"},
+}
+
+type badRequest struct {
+	name        string
+	contentType string
+	body        []byte
+	status      int
+	code        string
+}
+
+func badCreateRequests() []badRequest {
+	tooLarge := `{"content": "` + strings.Repeat("a", httpapi.MaxBodyBytes) +
+		`"}`
+
+	return []badRequest{
+		{"malformed JSON", jsonType, []byte(`{"content": "a"`),
+			400, "malformed_json"},
+		{"syntax error", jsonType, []byte(`{content: "a"}`),
+			400, "malformed_json"},
+		{"empty body", jsonType, nil, 400, "malformed_json"},
+		{"string instead of object", jsonType, []byte(`"a comment"`),
+			400, "malformed_json"},
+		{"two objects", jsonType,
+			[]byte(`{"content": "a"} {"content": "b"}`),
+			400, "malformed_json"},
+		{"unknown field", jsonType,
+			[]byte(`{"content": "a", "status": "approved"}`),
+			400, "unknown_field"},
+		{"missing content", jsonType, []byte(`{}`), 400, "missing_field"},
+		{"null content", jsonType, []byte(`{"content": null}`),
+			400, "missing_field"},
+		{"object content", jsonType, []byte(`{"content": {"text": "a"}}`),
+			400, "invalid_field"},
+		{"empty content", jsonType, []byte(`{"content": ""}`),
+			400, "missing_field"},
+		{"white space content", jsonType,
+			[]byte(`{"content": " \t\r\n\u00a0\u2003 "}`),
+			400, "missing_field"},
+		{"2001 code points", jsonType, contentBody(repeatRunes(2001)),
+			400, "field_too_long"},
+		{"2001 code points inside white space", jsonType,
+			contentBody("\t" + repeatRunes(2001) + "  "),
+			400, "field_too_long"},
+		{"NUL character", jsonType, []byte(`{"content": "a\u0000b"}`),
+			400, "invalid_field"},
+		{"Latin-1 byte", jsonType, []byte("{\"content\": \"caf\xe9\"}"),
+			400, "invalid_utf8"},
+		{"lone continuation byte", jsonType,
+			[]byte("{\"content\": \"a\x80b\"}"), 400, "invalid_utf8"},
+		{"text/plain", "text/plain", contentBody("a"),
+			415, "unsupported_media_type"},
+		{"no content type", "", contentBody("a"),
+			415, "unsupported_media_type"},
+		{"form content type", "application/x-www-form-urlencoded",
+			[]byte("content=a"), 415, "unsupported_media_type"},
+		{"body over 16 KiB", jsonType, []byte(tooLarge),
+			413, "body_too_large"},
+	}
+}
+
+func TestCreateComment_badInput(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, caughtUp)
+	postID := addPost(t, srv.pool, srv.store)
+
+	for _, tc := range badCreateRequests() {
+		t.Run(tc.name, func(t *testing.T) {
+			res := send(t, http.MethodPost,
+				commentsURL(srv.url, postID.String()), tc.contentType, tc.body)
+
+			checkError(t, res, tc.status, tc.code)
+			checkNothingStored(t, srv.pool)
+		})
+	}
+
+	if n := srv.catchUps.Load(); n != 0 {
+		t.Errorf("catch-up ran %d times for a known post, want 0", n)
+	}
+}
+
+func TestCommentRoutes_malformedPostID(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, caughtUp)
+
+	for _, tc := range malformedIDs {
+		for _, method := range []string{http.MethodPost, http.MethodGet} {
+			t.Run(method+" "+tc.name, func(t *testing.T) {
+				res := send(t, method, commentsURL(srv.url, tc.id), jsonType,
+					contentBody("Hello"))
+
+				checkError(t, res, http.StatusBadRequest, "invalid_id")
+				checkNothingStored(t, srv.pool)
+			})
+		}
+	}
+}
+
+func TestCommentRoutes_unknownPost(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, caughtUp)
+	addPost(t, srv.pool, srv.store)
+
+	for _, method := range []string{http.MethodPost, http.MethodGet} {
+		t.Run(method, func(t *testing.T) {
+			before := srv.catchUps.Load()
+
+			res := send(t, method, commentsURL(srv.url, uuid.NewString()),
+				jsonType, contentBody("Hello"))
+
+			checkError(t, res, http.StatusNotFound, "not_found")
+			checkNothingStored(t, srv.pool)
+			if srv.catchUps.Load() == before {
+				t.Error("the handler answered 404 without waiting for the " +
+					"posts consumer to catch up")
+			}
+		})
+	}
+}
+
+func TestCommentRoutes_wrongMethod(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, caughtUp)
+	postID := addPost(t, srv.pool, srv.store)
+
+	for _, id := range []string{postID.String(), "not-a-uuid"} {
+		for _, method := range []string{
+			http.MethodPut, http.MethodDelete, http.MethodPatch,
+		} {
+			t.Run(method+" "+id, func(t *testing.T) {
+				res := send(t, method, commentsURL(srv.url, id), jsonType,
+					contentBody("Hello"))
+
+				checkError(t, res, http.StatusMethodNotAllowed,
+					"method_not_allowed")
+				checkNothingStored(t, srv.pool)
+			})
+		}
+	}
+}
+
+type createdComment struct {
+	ID      uuid.UUID `json:"id"`
+	PostID  uuid.UUID `json:"post_id"`
+	Content string    `json:"content"`
+	Status  string    `json:"status"`
+}
+
+// checkCreated checks a 201 answer for want on postID, the stored row and
+// its one CommentCreated outbox row, and returns the comment.
+func checkCreated(
+	t testing.TB,
+	pool *pgxpool.Pool,
+	res response,
+	postID uuid.UUID,
+	want string,
+) createdComment {
+	t.Helper()
+
+	if res.status != http.StatusCreated {
+		t.Fatalf("status = %d, want 201; body %s", res.status, res.body)
+	}
+
+	if !bytes.Contains(res.body, jsonText(want)) {
+		t.Errorf("body %s does not contain the content as %s", res.body,
+			jsonText(want))
+	}
+
+	var got createdComment
+	decodeStrict(t, res.body, &got)
+	if got.Content != want {
+		t.Errorf("content = %q, want %q", got.Content, want)
+	}
+	if got.PostID != postID || got.ID == uuid.Nil {
+		t.Errorf("id %s post_id %s, want a new id on post %s", got.ID,
+			got.PostID, postID)
+	}
+	if got.Status != event.StatusPending {
+		t.Errorf("status = %q, want pending", got.Status)
+	}
+
+	var stored string
+	err := pool.QueryRow(context.Background(),
+		"SELECT content FROM comments WHERE id = $1 AND post_id = $2",
+		got.ID, postID).Scan(&stored)
+	if err != nil {
+		t.Fatalf("select comment %s: %v", got.ID, err)
+	}
+	if stored != want {
+		t.Errorf("stored content = %q, want %q", stored, want)
+	}
+
+	checkCommentCreatedEvent(t, pool, got)
+
+	return got
+}
+
+func checkCommentCreatedEvent(t testing.TB, pool *pgxpool.Pool, c createdComment) {
+	t.Helper()
+
+	rows := dbtest.Outbox(t, pool, c.PostID.String())
+	if len(rows) != 1 {
+		t.Fatalf("outbox has %d rows with key %s, want 1", len(rows), c.PostID)
+	}
+
+	row := rows[0]
+	if row.Topic != event.TopicComments {
+		t.Errorf("outbox topic = %q, want %q", row.Topic, event.TopicComments)
+	}
+	if row.EventType != event.TypeCommentCreated {
+		t.Errorf("outbox event type = %q, want %q", row.EventType,
+			event.TypeCommentCreated)
+	}
+	if !bytes.Contains(row.Payload, jsonText(c.Content)) {
+		t.Errorf("payload %s does not contain the content as %s",
+			row.Payload, jsonText(c.Content))
+	}
+
+	env, err := event.Decode(row.Payload)
+	if err != nil {
+		t.Fatalf("decode outbox payload: %v", err)
+	}
+	if env.ID != row.EventID || env.Producer != comments.Producer {
+		t.Errorf("envelope id %s producer %q, want id %s producer %q",
+			env.ID, env.Producer, row.EventID, comments.Producer)
+	}
+
+	data, err := event.DecodeData[event.CommentCreated](env)
+	if err != nil {
+		t.Fatalf("decode CommentCreated data: %v", err)
+	}
+	if data.ID != c.ID || data.PostID != c.PostID ||
+		data.Content != c.Content || data.Status != event.StatusPending ||
+		data.Version != 1 || data.CreatedAt.IsZero() {
+		t.Errorf("event data = %+v, want %+v with version 1", data, c)
+	}
+}
+
+func TestCreateComment_storesTrimmedText(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, caughtUp)
+
+	cases := []struct {
+		name    string
+		content string
+		want    string
+	}{
+		{"plain", "Hello", "Hello"},
+		{"surrounding white space", " \t\u00a0Spaced out\u2003\r\n ",
+			"Spaced out"},
+		{"inner white space kept", "line one\n\n  line two",
+			"line one\n\n  line two"},
+		{"right to left", "תגובה נהדרת و شكرا لك", "תגובה נהדרת و شكرا لك"},
+		{"emoji sequences", "Love it 👩‍💻🔥 🇯🇵", "Love it 👩‍💻🔥 🇯🇵"},
+		{"script tag stays literal",
+			`<script>alert(document.cookie)</script> & <b>bold</b>`,
+			`<script>alert(document.cookie)</script> & <b>bold</b>`},
+		{"quotes and backslashes", `say "hi" \o/`, `say "hi" \o/`},
+		{"decomposed accent not normalised", "nai\u0308ve", "nai\u0308ve"},
+		{"2000 code points", repeatRunes(2000), repeatRunes(2000)},
+		{"2000 code points inside white space",
+			"\n " + repeatRunes(2000) + " \n", repeatRunes(2000)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			postID := addPost(t, srv.pool, srv.store)
+
+			res := send(t, http.MethodPost,
+				commentsURL(srv.url, postID.String()), jsonType,
+				contentBody(tc.content))
+
+			checkCreated(t, srv.pool, res, postID, tc.want)
+		})
+	}
+}
+
+func TestListComments_oldestFirst(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, caughtUp)
+	postID := addPost(t, srv.pool, srv.store)
+	url := commentsURL(srv.url, postID.String())
+
+	res := send(t, http.MethodGet, url, "", nil)
+	if res.status != http.StatusOK {
+		t.Fatalf("status = %d, want 200; body %s", res.status, res.body)
+	}
+	if got := strings.TrimSpace(string(res.body)); got != "[]" {
+		t.Errorf("body for a post without comments = %s, want []", got)
+	}
+
+	contents := []string{"first <b>", "second 🎉", "third שלום"}
+	var created []createdComment
+	for _, content := range contents {
+		res := send(t, http.MethodPost, url, jsonType, contentBody(content))
+		if res.status != http.StatusCreated {
+			t.Fatalf("create %q: status %d; body %s", content, res.status,
+				res.body)
+		}
+
+		var c createdComment
+		decodeStrict(t, res.body, &c)
+		created = append(created, c)
+	}
+
+	res = send(t, http.MethodGet, url, "", nil)
+	if res.status != http.StatusOK {
+		t.Fatalf("status = %d, want 200; body %s", res.status, res.body)
+	}
+
+	var list []struct {
+		ID      uuid.UUID `json:"id"`
+		Content string    `json:"content"`
+		Status  string    `json:"status"`
+	}
+	decodeStrict(t, res.body, &list)
+	if len(list) != len(created) {
+		t.Fatalf("got %d comments, want %d: %s", len(list), len(created),
+			res.body)
+	}
+	for i, c := range list {
+		if c.ID != created[i].ID || c.Content != contents[i] ||
+			c.Status != event.StatusPending {
+			t.Errorf("comment %d = %+v, want id %s content %q pending", i, c,
+				created[i].ID, contents[i])
+		}
+	}
+}
+
+// TestCreateComment_postArrivesDuringCatchUp covers a comment sent before
+// the posts consumer has applied its PostCreated: the handler waits for the
+// catch-up, in which the post arrives, and then accepts the comment.
+func TestCreateComment_postArrivesDuringCatchUp(t *testing.T) {
+	t.Parallel()
+
+	postID := uuid.New()
+	srv := newServer(t, func(
+		pool *pgxpool.Pool,
+		store *comments.Store,
+	) httpport.CatchUp {
+		return func(ctx context.Context) error {
+			env, err := event.New(event.TypePostCreated, "test",
+				event.PostCreated{ID: postID, Title: "Late",
+					CreatedAt: time.Now()})
+			if err != nil {
+				return err
+			}
+
+			return postgres.InTx(ctx, pool, func(tx pgx.Tx) error {
+				return store.Apply(ctx, tx, messaging.Record{Event: env})
+			})
+		}
+	})
+
+	res := send(t, http.MethodPost, commentsURL(srv.url, postID.String()),
+		jsonType, contentBody("Just in time"))
+
+	checkCreated(t, srv.pool, res, postID, "Just in time")
+	if n := srv.catchUps.Load(); n != 1 {
+		t.Errorf("catch-up ran %d times, want 1", n)
+	}
+}
+
+// TestCreateComment_catchUpTimesOut covers a posts consumer that does not
+// catch up: the handler gives up after its wait and answers 404.
+func TestCreateComment_catchUpTimesOut(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, func(*pgxpool.Pool, *comments.Store) httpport.CatchUp {
+		return func(ctx context.Context) error {
+			<-ctx.Done()
+			return ctx.Err()
+		}
+	})
+
+	start := time.Now()
+	res := send(t, http.MethodPost, commentsURL(srv.url, uuid.NewString()),
+		jsonType, contentBody("Too early"))
+	elapsed := time.Since(start)
+
+	checkError(t, res, http.StatusNotFound, "not_found")
+	checkNothingStored(t, srv.pool)
+	if elapsed < 2*time.Second {
+		t.Errorf("answered after %s, before the 2 s wait ended", elapsed)
+	}
+	if elapsed > 10*time.Second {
+		t.Errorf("answered after %s, long after the 2 s wait", elapsed)
+	}
+}

@@ -1,0 +1,248 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRoute(t *testing.T) {
+	t.Parallel()
+
+	const id = "0193a7c2-5b1e-7c4d-9a3f-2b8e6d1c0f4a"
+	tests := []struct {
+		method string
+		path   string
+		want   target
+	}{
+		{http.MethodPost, "/posts/create", targetPosts},
+		{http.MethodGet, "/posts/create", targetPosts},
+		{http.MethodPost, "/posts", targetPosts},
+		{http.MethodGet, "/posts", targetQuery},
+		{http.MethodDelete, "/posts", targetQuery},
+		{http.MethodGet, "/posts/" + id + "/comments", targetComments},
+		{http.MethodPost, "/posts/" + id + "/comments", targetComments},
+		{http.MethodPut, "/posts/" + id + "/comments", targetComments},
+		{http.MethodGet, "/posts/" + id + "/comments/x", targetComments},
+		{http.MethodGet, "/posts/" + id, targetQuery},
+		{http.MethodPost, "/posts/" + id, targetQuery},
+		{http.MethodGet, "/posts/", targetQuery},
+		{http.MethodGet, "/posts/" + id + "/other", targetQuery},
+		{http.MethodGet, "/", targetClient},
+		{http.MethodGet, "/assets/x.js", targetClient},
+		{http.MethodGet, "/healthz", targetClient},
+		{http.MethodGet, "/postsx", targetClient},
+		{http.MethodPost, "/comments", targetClient},
+	}
+
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			t.Parallel()
+
+			if got := route(tt.method, tt.path); got != tt.want {
+				t.Errorf("route(%q, %q) = %q, want %q",
+					tt.method, tt.path, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestRoute_queryString checks the decision on a full URL, because the
+// router routes on URL.Path and never sees the query in it.
+func TestRoute_queryString(t *testing.T) {
+	t.Parallel()
+
+	req := httptest.NewRequest(http.MethodGet, "/posts?limit=5", nil)
+	if got := route(req.Method, req.URL.Path); got != targetQuery {
+		t.Errorf("route(GET /posts?limit=5) = %q, want %q", got, targetQuery)
+	}
+}
+
+func TestRouter_proxiesToService(t *testing.T) {
+	t.Parallel()
+
+	var gotPath, gotQuery string
+	upstream := newLoopbackServer(t, http.HandlerFunc(
+		func(w http.ResponseWriter, r *http.Request) {
+			gotPath = r.URL.Path
+			gotQuery = r.URL.RawQuery
+			w.WriteHeader(http.StatusTeapot)
+		}))
+
+	addr := strings.TrimPrefix(upstream.URL, "http://")
+	router := newRouter(map[target]string{targetQuery: addr}, t.TempDir(),
+		discardLogger())
+
+	rec := httptest.NewRecorder()
+	router.ServeHTTP(rec, httptest.NewRequest(http.MethodGet,
+		"/posts?limit=5", nil))
+
+	if rec.Code != http.StatusTeapot {
+		t.Errorf("status = %d, want %d from the upstream", rec.Code,
+			http.StatusTeapot)
+	}
+
+	if gotPath != "/posts" {
+		t.Errorf("upstream path = %q, want /posts", gotPath)
+	}
+
+	if gotQuery != "limit=5" {
+		t.Errorf("upstream query = %q, want limit=5", gotQuery)
+	}
+}
+
+func TestRouter_serviceDownReturns502(t *testing.T) {
+	t.Parallel()
+
+	addr := closedLoopbackAddr(t)
+	router := newRouter(map[target]string{targetPosts: addr}, t.TempDir(),
+		discardLogger())
+
+	rec := httptest.NewRecorder()
+	router.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/posts",
+		strings.NewReader(`{"title":"x"}`)))
+
+	if rec.Code != http.StatusBadGateway {
+		t.Fatalf("status = %d, want 502", rec.Code)
+	}
+
+	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type = %q, want application/json", ct)
+	}
+
+	var body struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if err := json.NewDecoder(rec.Body).Decode(&body); err != nil {
+		t.Fatalf("decode body: %v", err)
+	}
+
+	if body.Error.Code != "bad_gateway" {
+		t.Errorf("error code = %q, want bad_gateway", body.Error.Code)
+	}
+
+	if !strings.Contains(body.Error.Message, "posts-svc") {
+		t.Errorf("error message %q does not name posts-svc",
+			body.Error.Message)
+	}
+}
+
+func TestStaticHandler(t *testing.T) {
+	t.Parallel()
+
+	dist := t.TempDir()
+	writeFile(t, filepath.Join(dist, "index.html"), "<html>app</html>")
+	writeFile(t, filepath.Join(dist, "assets", "x.js"), "console.log(1)")
+	handler := staticHandler{dir: dist}
+
+	tests := []struct {
+		name       string
+		path       string
+		wantStatus int
+		wantBody   string
+	}{
+		{"root", "/", http.StatusOK, "<html>app</html>"},
+		{"asset", "/assets/x.js", http.StatusOK, "console.log(1)"},
+		{"app route", "/some/page", http.StatusOK, "<html>app</html>"},
+		{"healthz", "/healthz", http.StatusOK, "<html>app</html>"},
+		{"missing asset", "/assets/gone.js", http.StatusNotFound, ""},
+		{"missing file", "/favicon.ico", http.StatusNotFound, ""},
+		{"dot dot", "/../../etc/passwd", http.StatusBadRequest, ""},
+	}
+
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			req.URL.Path = tt.path
+			handler.ServeHTTP(rec, req)
+
+			if rec.Code != tt.wantStatus {
+				t.Errorf("status = %d, want %d", rec.Code, tt.wantStatus)
+			}
+
+			if tt.wantBody != "" && rec.Body.String() != tt.wantBody {
+				t.Errorf("body = %q, want %q", rec.Body.String(), tt.wantBody)
+			}
+		})
+	}
+}
+
+func TestStaticHandler_missingBuild(t *testing.T) {
+	t.Parallel()
+
+	handler := staticHandler{dir: filepath.Join(t.TempDir(), "dist")}
+	rec := httptest.NewRecorder()
+	handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("status = %d, want 404", rec.Code)
+	}
+
+	body, _ := io.ReadAll(rec.Body)
+	if !strings.Contains(string(body), "npm --prefix client run build") {
+		t.Errorf("body %q does not say how to build the client", body)
+	}
+}
+
+// newLoopbackServer starts a test server on 127.0.0.1 and closes it at
+// the end of the test.
+func newLoopbackServer(tb testing.TB, h http.Handler) *httptest.Server {
+	tb.Helper()
+
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("listen: %v", err)
+	}
+
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: h}}
+	srv.Start()
+	tb.Cleanup(srv.Close)
+
+	return srv
+}
+
+// closedLoopbackAddr returns a 127.0.0.1 address that nothing listens on.
+func closedLoopbackAddr(tb testing.TB) string {
+	tb.Helper()
+
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("listen: %v", err)
+	}
+
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		tb.Fatalf("close listener: %v", err)
+	}
+
+	return addr
+}
+
+func writeFile(tb testing.TB, path, content string) {
+	tb.Helper()
+
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		tb.Fatalf("create folder: %v", err)
+	}
+
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		tb.Fatalf("write %s: %v", path, err)
+	}
+}
+
+func discardLogger() *slog.Logger {
+	return slog.New(slog.DiscardHandler)
+}
