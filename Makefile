@@ -3,11 +3,21 @@
 
 MODULES := shared posts-svc comments-svc query-svc moderation-svc devrun e2e
 
-.PHONY: dev test build vet fmt deps
+.PHONY: dev rebuild clean-dev test build vet fmt deps
 
 ## dev: build and run the whole system on 127.0.0.1 (Ctrl-C stops it)
 dev:
-	go run ./devrun
+	@mkdir -p .dev/bin
+	go build -o .dev/bin/devrun ./devrun
+	@exec .dev/bin/devrun
+
+## rebuild: rebuild the read model of the running `make dev` from the log
+rebuild:
+	go run ./devrun rebuild
+
+## clean-dev: remove the local system's PostgreSQL data and Kafka log
+clean-dev:
+	rm -rf .dev/postgres .dev/kafka
 
 ## test: install test dependencies, start Kafka and PostgreSQL, run all tests
 test:

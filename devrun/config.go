@@ -36,6 +36,9 @@ type Config struct {
 	SkipClient bool
 	// ReadyTimeout bounds the wait for every service's /readyz.
 	ReadyTimeout time.Duration
+	// TopicPrefix is the services' KAFKA_TOPIC_PREFIX, which names their
+	// topics and consumer groups.
+	TopicPrefix string
 	// StopTimeout bounds the wait for each service after SIGTERM, before
 	// the runner sends SIGKILL.
 	StopTimeout time.Duration
@@ -189,6 +192,7 @@ func (r *envReader) flag(name string) bool {
 func loadConfig(lookup func(string) (string, bool)) (Config, error) {
 	r := &envReader{lookup: lookup}
 	pgBin, _ := r.value("DEV_PG_BIN")
+	prefix, _ := r.value("KAFKA_TOPIC_PREFIX")
 	cfg := Config{
 		DatabaseURL:    r.postgresURL("DATABASE_URL"),
 		KafkaBrokers:   r.brokers("KAFKA_BROKERS"),
@@ -200,6 +204,7 @@ func loadConfig(lookup func(string) (string, bool)) (Config, error) {
 		SkipClient:     r.flag("DEV_SKIP_CLIENT"),
 		ReadyTimeout:   r.duration("DEV_READY_TIMEOUT", 60*time.Second),
 		StopTimeout:    r.duration("DEV_STOP_TIMEOUT", 15*time.Second),
+		TopicPrefix:    prefix,
 	}
 
 	return cfg, errors.Join(r.errs...)

@@ -11,13 +11,15 @@ import (
 
 // startKafka starts an embedded Kafka-protocol broker (kfake) with one
 // node on 127.0.0.1:port, or on a free port when port is 0, and returns
-// it with its host:port. The broker keeps every record, topic and
-// committed offset in memory, so all of them are lost when it is closed.
-// Consumer groups, offset commits and CreateTopics work as on Kafka.
-// Topics are not created on first use: the services create theirs.
-func startKafka(port int, log *slog.Logger) (*kfake.Cluster, string, error) {
+// it with its host:port. The broker writes its topics, records and
+// committed offsets to dataDir and loads them from there when it starts,
+// so the log outlives the runner as PostgreSQL's data does. Consumer
+// groups, offset commits and CreateTopics work as on Kafka. Topics are
+// not created on first use: the services create theirs.
+func startKafka(port int, dataDir string, log *slog.Logger) (*kfake.Cluster, string, error) {
 	cluster, err := kfake.NewCluster(
 		kfake.Ports(port),
+		kfake.DataDir(dataDir),
 		kfake.ListenFn(listenLoopback),
 		kfake.ClusterID("devrun"),
 		kfake.WithLogger(kfakeLogger{log: log}),

@@ -12,11 +12,17 @@ import (
 func TestStartKafka_produceConsumeCommit(t *testing.T) {
 	t.Parallel()
 
-	cluster, addr, err := startKafka(0, discardLogger())
+	dataDir := t.TempDir()
+	cluster, addr, err := startKafka(0, dataDir, discardLogger())
 	if err != nil {
 		t.Fatalf("startKafka: %v", err)
 	}
-	t.Cleanup(cluster.Close)
+	closed := false
+	t.Cleanup(func() {
+		if !closed {
+			cluster.Close()
+		}
+	})
 
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -69,6 +75,38 @@ func TestStartKafka_produceConsumeCommit(t *testing.T) {
 	committed := committedOffset(ctx, t, client, group, topic, msg.Partition)
 	if committed != msg.Offset+1 {
 		t.Errorf("committed offset = %d, want %d", committed, msg.Offset+1)
+	}
+
+	// A broker started again on the same folder has the record and the
+	// group's offset.
+	cluster.Close()
+	closed = true
+	again, addr2, err := startKafka(0, dataDir, discardLogger())
+	if err != nil {
+		t.Fatalf("start the broker again on its data folder: %v", err)
+	}
+	t.Cleanup(again.Close)
+
+	client2 := &kafka.Client{Addr: kafka.TCP(addr2)}
+	committed = committedOffset(ctx, t, client2, group, topic, msg.Partition)
+	if committed != msg.Offset+1 {
+		t.Errorf("committed offset after a restart = %d, want %d",
+			committed, msg.Offset+1)
+	}
+
+	offsets, err := client2.ListOffsets(ctx, &kafka.ListOffsetsRequest{
+		Topics: map[string][]kafka.OffsetRequest{
+			topic: {kafka.LastOffsetOf(msg.Partition)},
+		},
+	})
+	if err != nil {
+		t.Fatalf("list offsets after a restart: %v", err)
+	}
+
+	end := offsets.Topics[topic][0].LastOffset
+	if end != msg.Offset+1 {
+		t.Errorf("log end offset after a restart = %d, want %d", end,
+			msg.Offset+1)
 	}
 }
 

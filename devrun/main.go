@@ -7,6 +7,11 @@
 // everything it started.
 //
 // Run it from the repository root with `go run ./devrun` or `make dev`.
+// While it runs, `go run ./devrun rebuild` (or `make rebuild`) stops
+// query-svc, runs `query-svc rebuild`, starts query-svc again and waits
+// until it has replayed the log. The request goes to a control server on
+// a free 127.0.0.1 port, recorded in .dev/control-addr; the router never
+// serves it.
 // Settings, all optional:
 //
 //	DATABASE_URL       existing PostgreSQL server; each service gets its
@@ -45,6 +50,14 @@ func main() {
 // run returns the exit code: 0 after a stop by signal, 1 when start-up
 // fails or a service exits, 2 for invalid settings.
 func run() int {
+	switch args := os.Args[1:]; {
+	case len(args) == 1 && args[0] == "rebuild":
+		return runRebuildClient()
+	case len(args) > 0:
+		fmt.Fprintln(os.Stderr, "usage: devrun [rebuild]")
+		return 2
+	}
+
 	cfg, err := loadConfig(os.LookupEnv)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "devrun: invalid settings:\n%v\n", err)
@@ -76,6 +89,23 @@ func run() int {
 		// The error may span lines (a command's output), which the log
 		// handler would quote into one line.
 		fmt.Fprintf(logOut, "error: %v\n", err)
+		return 1
+	}
+
+	return 0
+}
+
+// runRebuildClient asks the running devrun to rebuild the read model and
+// returns the exit code: 0 when query-svc has replayed the log, 1 when
+// the rebuild failed or no devrun runs.
+func runRebuildClient() int {
+	root, err := findRepoRoot()
+	if err == nil {
+		err = requestRebuild(root, os.Stdout)
+	}
+
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "devrun rebuild: %v\n", err)
 		return 1
 	}
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -48,6 +49,9 @@ type process struct {
 	// written. err is its exit error and valid only after then.
 	done chan struct{}
 	err  error
+	// expectExit is set before the runner stops the process on purpose
+	// while the rest keeps running, as a rebuild does.
+	expectExit atomic.Bool
 }
 
 // startProcess starts bin with env in dir. exited receives the process

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -28,6 +30,11 @@ type runner struct {
 	// receives each of them when it exits.
 	procs  []*process
 	exited chan *process
+	// mu guards procs, which a rebuild changes while the runner runs.
+	mu sync.Mutex
+	// databaseURLs and brokers are what the services were started with.
+	databaseURLs map[string]string
+	brokers      string
 }
 
 // newRunner returns a runner for the repository at root that writes the
@@ -61,15 +68,21 @@ func (r *runner) Run(ctx context.Context) error {
 
 	r.printBanner()
 
-	select {
-	case <-ctx.Done():
-		r.log.Info("stopping on signal")
-		return nil
-	case p := <-r.exited:
-		r.log.Error("service exited unexpectedly; stopping everything",
-			"service", p.name, "pid", p.PID(), "exit", exitDescription(p.err))
-		return fmt.Errorf("%s exited unexpectedly (%s)", p.name,
-			exitDescription(p.err))
+	for {
+		select {
+		case <-ctx.Done():
+			r.log.Info("stopping on signal")
+			return nil
+		case p := <-r.exited:
+			if p.expectExit.Load() {
+				continue
+			}
+
+			r.log.Error("service exited unexpectedly; stopping everything",
+				"service", p.name, "pid", p.PID(), "exit", exitDescription(p.err))
+			return fmt.Errorf("%s exited unexpectedly (%s)", p.name,
+				exitDescription(p.err))
+		}
 	}
 }
 
@@ -106,24 +119,84 @@ func (r *runner) start(ctx context.Context) error {
 		return err
 	}
 
+	r.databaseURLs, r.brokers = databaseURLs, brokers
+	r.cleanups = append(r.cleanups, func() {
+		r.mu.Lock()
+		procs := slices.Clone(r.procs)
+		r.mu.Unlock()
+		stopAll(procs, r.cfg.StopTimeout, r.log)
+	})
+
 	for _, s := range services {
-		bin := filepath.Join(binDir, s.Name)
-		env := serviceEnv(s, databaseURLs[s.Name], brokers)
-		p, err := startProcess(s.Name, bin, r.root, env, r.out, r.exited)
+		p, err := r.startService(s)
 		if err != nil {
 			return err
 		}
 
+		r.mu.Lock()
 		r.procs = append(r.procs, p)
-		r.log.Info("service started", "service", s.Name, "pid", p.PID(),
-			"addr", s.Addr())
+		r.mu.Unlock()
 	}
 
-	r.cleanups = append(r.cleanups, func() {
-		stopAll(r.procs, r.cfg.StopTimeout, r.log)
-	})
+	if err := waitReady(ctx, r.procs, services, r.cfg.ReadyTimeout, r.log); err != nil {
+		return err
+	}
 
-	return waitReady(ctx, r.procs, services, r.cfg.ReadyTimeout, r.log)
+	control, err := startControl(r)
+	if err != nil {
+		return err
+	}
+
+	r.cleanups = append(r.cleanups, control.Stop)
+
+	return nil
+}
+
+// binPath returns where the runner builds the service's binary.
+func (r *runner) binPath(s service) string {
+	return filepath.Join(r.root, ".dev", "bin", s.Name)
+}
+
+// startService starts one service with its database and the brokers.
+func (r *runner) startService(s service) (*process, error) {
+	env := serviceEnv(s, r.databaseURLs[s.Name], r.brokers)
+	p, err := startProcess(s.Name, r.binPath(s), r.root, env, r.out, r.exited)
+	if err != nil {
+		return nil, err
+	}
+
+	r.log.Info("service started", "service", s.Name, "pid", p.PID(),
+		"addr", s.Addr())
+
+	return p, nil
+}
+
+// proc returns the running process of services[i].
+func (r *runner) proc(i int) *process {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+
+	return r.procs[i]
+}
+
+// setProc records p as the running process of services[i].
+func (r *runner) setProc(i int, p *process) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+
+	r.procs[i] = p
+}
+
+// findService returns the index and entry of the named service in
+// services. The name must be one of them.
+func findService(name string) (int, service) {
+	for i, s := range services {
+		if s.Name == name {
+			return i, s
+		}
+	}
+
+	panic("devrun: unknown service " + name)
 }
 
 // buildClient builds the client unless DEV_SKIP_CLIENT is set. A failed
@@ -216,7 +289,8 @@ func (r *runner) startKafka() (string, error) {
 			"DEV_KAFKA_PORT to a free port", err)
 	}
 
-	cluster, addr, err := startKafka(r.cfg.KafkaPort, r.log)
+	dataDir := filepath.Join(r.root, ".dev", "kafka")
+	cluster, addr, err := startKafka(r.cfg.KafkaPort, dataDir, r.log)
 	if err != nil {
 		return "", err
 	}
@@ -226,8 +300,8 @@ func (r *runner) startKafka() (string, error) {
 		r.log.Info("embedded Kafka broker stopped")
 	})
 
-	r.log.Info("embedded Kafka broker started; it keeps all data in "+
-		"memory only", "addr", addr)
+	r.log.Info("embedded Kafka broker started", "addr", addr,
+		"data_dir", dataDir)
 
 	return addr, nil
 }
@@ -301,19 +375,13 @@ func (r *runner) printStorage(w io.Writer) {
 		fmt.Fprintf(w, "  %-15s %s (from KAFKA_BROKERS)\n", "Kafka", brokers)
 	} else {
 		brokers = fmt.Sprintf("127.0.0.1:%d", r.cfg.KafkaPort)
-		fmt.Fprintf(w, "  %-15s %s, embedded broker, data in memory only\n",
+		fmt.Fprintf(w, "  %-15s %s, embedded broker, data kept in .dev/kafka\n",
 			"Kafka", brokers)
 	}
 
 	fmt.Fprintf(w, "List the topics with: kcat -b %s -L\n", brokers)
-	if r.cfg.KafkaBrokers != nil {
-		return
-	}
-
-	fmt.Fprintln(w, "NOTE: the embedded broker loses its topics, records "+
-		"and committed offsets when the runner stops.")
-	if r.cfg.DatabaseURL == nil {
-		fmt.Fprintln(w, "PostgreSQL keeps its data, so remove .dev/postgres "+
-			"before a run to start empty and consistent.")
+	fmt.Fprintln(w, "Rebuild the read model from the log with: make rebuild")
+	if r.cfg.KafkaBrokers == nil && r.cfg.DatabaseURL == nil {
+		fmt.Fprintln(w, "Start from empty next time with: make clean-dev")
 	}
 }
