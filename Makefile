@@ -3,7 +3,7 @@
 
 MODULES := shared posts-svc comments-svc query-svc moderation-svc devrun e2e
 
-.PHONY: dev rebuild clean-dev test build vet fmt deps
+.PHONY: dev rebuild clean-dev test bench build vet fmt deps
 
 ## dev: build and run the whole system on 127.0.0.1 (Ctrl-C stops it)
 dev:
@@ -22,6 +22,10 @@ clean-dev:
 ## test: install test dependencies, start Kafka and PostgreSQL, run all tests
 test:
 	bash scripts/test.sh
+
+## bench: time a full read-model rebuild of 1,000,000 events on real Kafka
+bench:
+	bash scripts/bench.sh
 
 ## build: compile every service into bin/
 build:
