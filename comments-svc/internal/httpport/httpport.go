@@ -131,25 +131,60 @@ func (h handlers) list(w http.ResponseWriter, r *http.Request) error {
 }
 
 // awaitPost waits for the posts consumer to catch up and returns
-// comments.ErrUnknownPost if the post is still unknown then.
+// comments.ErrUnknownPost if the post is still unknown then. The outbox
+// relay may not have published a post created a moment ago, so for an id
+// minted within the wait (post ids are UUIDv7, which carry their creation
+// time) it keeps catching up until the wait ends.
 func (h handlers) awaitPost(ctx context.Context, postID uuid.UUID) error {
 	wait, cancel := context.WithTimeout(ctx, h.wait)
 	defer cancel()
 
-	if err := h.catchUp(wait); err != nil && ctx.Err() == nil {
-		slog.WarnContext(ctx, "posts consumer did not catch up in time",
-			"post_id", postID, "wait", h.wait.String(), "error", err)
+	for {
+		if err := h.catchUp(wait); err != nil && ctx.Err() == nil && wait.Err() == nil {
+			slog.WarnContext(ctx, "posts consumer did not catch up",
+				"post_id", postID, "error", err)
+		}
+
+		ok, err := h.store.PostExists(ctx, postID)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+
+		if !mintedWithin(postID, h.wait, time.Now()) {
+			return comments.ErrUnknownPost
+		}
+
+		select {
+		case <-wait.Done():
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+
+			return comments.ErrUnknownPost
+		case <-time.After(recheckInterval):
+		}
+	}
+}
+
+// recheckInterval is the pause between two look-ups of a post that was
+// created a moment ago and is not known yet.
+const recheckInterval = 50 * time.Millisecond
+
+// mintedWithin reports whether id is a UUIDv7 whose timestamp lies less
+// than d before now, or after now by less than d (clocks differ between
+// hosts).
+func mintedWithin(id uuid.UUID, d time.Duration, now time.Time) bool {
+	if id.Version() != 7 {
+		return false
 	}
 
-	ok, err := h.store.PostExists(ctx, postID)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return comments.ErrUnknownPost
-	}
+	sec, nsec := id.Time().UnixTime()
+	age := now.Sub(time.Unix(sec, nsec))
 
-	return nil
+	return age > -d && age < d
 }
 
 func unknownPost(id uuid.UUID) error {

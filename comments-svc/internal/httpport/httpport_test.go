@@ -625,3 +625,72 @@ func TestCreateComment_catchUpTimesOut(t *testing.T) {
 		t.Errorf("answered after %s, long after the 2 s wait", elapsed)
 	}
 }
+
+// TestCreateComment_postPublishedAfterCatchUp covers a post whose event
+// is not in Kafka yet when the comment arrives, because the outbox relay
+// of posts-svc has not sent it. The first catch-ups find nothing, and the
+// handler keeps looking because the post id was minted a moment ago.
+func TestCreateComment_postPublishedAfterCatchUp(t *testing.T) {
+	t.Parallel()
+
+	postID, err := uuid.NewV7()
+	if err != nil {
+		t.Fatalf("new post id: %v", err)
+	}
+
+	var calls atomic.Int32
+	srv := newServer(t, func(
+		pool *pgxpool.Pool,
+		store *comments.Store,
+	) httpport.CatchUp {
+		return func(ctx context.Context) error {
+			if calls.Add(1) < 3 {
+				return nil
+			}
+
+			env, err := event.New(event.TypePostCreated, "test",
+				event.PostCreated{ID: postID, Title: "Relayed late",
+					CreatedAt: time.Now()})
+			if err != nil {
+				return err
+			}
+
+			return postgres.InTx(ctx, pool, func(tx pgx.Tx) error {
+				return store.Apply(ctx, tx, messaging.Record{Event: env})
+			})
+		}
+	})
+
+	res := send(t, http.MethodPost, commentsURL(srv.url, postID.String()),
+		jsonType, contentBody("Worth the wait"))
+
+	checkCreated(t, srv.pool, res, postID, "Worth the wait")
+	if n := calls.Load(); n < 3 {
+		t.Errorf("catch-up ran %d times, want at least 3", n)
+	}
+}
+
+// TestCreateComment_oldUnknownPostAnswersAtOnce covers an unknown post
+// whose UUIDv7 id was minted long ago: after one catch-up the handler
+// answers 404 without waiting out POST_WAIT_TIMEOUT.
+func TestCreateComment_oldUnknownPostAnswersAtOnce(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, func(*pgxpool.Pool, *comments.Store) httpport.CatchUp {
+		return func(context.Context) error { return nil }
+	})
+
+	old := uuid.Must(uuid.Parse("01890a5d-ac96-774b-bcce-b302099a8057"))
+	start := time.Now()
+	res := send(t, http.MethodPost, commentsURL(srv.url, old.String()),
+		jsonType, contentBody("Too late"))
+	elapsed := time.Since(start)
+
+	checkError(t, res, http.StatusNotFound, "not_found")
+	checkNothingStored(t, srv.pool)
+	if elapsed >= 2*time.Second {
+		t.Errorf("answered after %s, want before the 2 s wait ends", elapsed)
+	}
+	if n := srv.catchUps.Load(); n != 1 {
+		t.Errorf("catch-up ran %d times, want 1", n)
+	}
+}
