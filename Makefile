@@ -1,7 +1,7 @@
 # Common tasks. `make dev` runs the whole system locally; `make test` runs
 # every test against real Kafka and PostgreSQL.
 
-MODULES := shared posts-svc comments-svc query-svc moderation-svc devrun e2e
+MODULES := shared posts-svc comments-svc query-svc moderation-svc devrun e2e systest deploy
 
 .PHONY: dev rebuild clean-dev test bench build vet fmt deps
 
