@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/kafkablog/blog/shared/event"
 )
 
@@ -25,7 +27,7 @@ func NewPolicy(words []string) (*Policy, error) {
 			return nil, errors.New("banned word " + `"` + w + `"` +
 				" must be a single word of letters and digits")
 		}
-		banned[fold(w)] = true
+		banned[fold(normalize(w))] = true
 	}
 
 	if len(banned) == 0 {
@@ -42,9 +44,10 @@ type Verdict struct {
 }
 
 // Judge returns rejected with the first banned word found as the reason,
-// or approved.
+// or approved. The text is normalised first, so invisible characters and
+// compatibility forms cannot hide a banned word.
 func (p *Policy) Judge(text string) Verdict {
-	for _, w := range splitWords(text) {
+	for _, w := range splitWords(normalize(text)) {
 		if p.banned[fold(w)] {
 			return Verdict{
 				Status: event.StatusRejected,
@@ -64,6 +67,33 @@ func splitWords(text string) []string {
 		return !unicode.IsLetter(r) && !unicode.IsDigit(r) &&
 			!unicode.Is(unicode.Mn, r)
 	})
+}
+
+// normalize returns text in Unicode compatibility composition (NFKC),
+// which turns fullwidth and other compatibility forms such as "ｏｒａｎｇｅ"
+// into their plain letters, without format characters (category Cf: soft
+// hyphens, zero-width spaces and joiners, direction marks), which render
+// as nothing inside a word.
+//
+// NOTE: letters of other scripts that look like Latin ones, such as
+// Cyrillic "о", still differ from the banned word; matching them needs
+// the Unicode confusables table.
+func normalize(text string) string {
+	text = norm.NFKC.String(text)
+	if strings.IndexFunc(text, isFormat) < 0 {
+		return text
+	}
+
+	return strings.Map(func(r rune) rune {
+		if isFormat(r) {
+			return -1
+		}
+		return r
+	}, text)
+}
+
+func isFormat(r rune) bool {
+	return unicode.Is(unicode.Cf, r)
 }
 
 func fold(w string) string {

@@ -77,6 +77,25 @@ func TestPolicyJudge_defaultWord(t *testing.T) {
 	})
 }
 
+// TestPolicyJudge_hiddenWord covers a banned word disguised with format
+// characters, which render as nothing, or with compatibility forms.
+func TestPolicyJudge_hiddenWord(t *testing.T) {
+	t.Parallel()
+	p := mustPolicy(t, "orange")
+
+	checkJudge(t, p, []judgeCase{
+		{"I like or\u00adange juice", event.StatusRejected, "orange"},
+		{"or\u200bange", event.StatusRejected, "orange"},
+		{"\u200dorange\u200c", event.StatusRejected, "orange"},
+		{"ora\u200fnge", event.StatusRejected, "orange"},
+		{"\ufeffOrange", event.StatusRejected, "orange"},
+		{"\uff4f\uff52\uff41\uff4e\uff47\uff45", event.StatusRejected, "orange"},
+		{"\U0001d428\U0001d42b\U0001d41a\U0001d427\U0001d420\U0001d41e", event.StatusRejected, "orange"},
+		{"or ange", event.StatusApproved, ""},
+		{"\u00adoranges", event.StatusApproved, ""},
+	})
+}
+
 func TestPolicyJudge_customList(t *testing.T) {
 	t.Parallel()
 	p := mustPolicy(t, "kiwi", "Mango")
