@@ -17,7 +17,7 @@ rebuild:
 
 ## clean-dev: remove the local system's PostgreSQL data and Kafka log
 clean-dev:
-	rm -rf .dev/postgres .dev/kafka
+	go run ./devrun clean
 
 ## test: install test dependencies, start Kafka and PostgreSQL, run all tests
 test:

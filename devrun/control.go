@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -136,17 +137,21 @@ func (c *controlServer) rebuild(ctx context.Context, report io.Writer) error {
 		return rebuildErr
 	}
 
+	// query-svc is not ready until it is close to the end of the log, so
+	// the replay gets its own, longer bound before the readiness check.
+	fmt.Fprintln(report, "waiting until query-svc has replayed the log")
+	start := time.Now()
+	if err := c.waitCaughtUp(ctx, p); err != nil {
+		return fmt.Errorf("wait for query-svc to replay the log: %w", err)
+	}
+
+	fmt.Fprintf(report, "query-svc replayed the log in %s\n",
+		time.Since(start).Round(time.Millisecond))
 	if err := waitReady(ctx, []*process{p}, []service{s}, r.cfg.ReadyTimeout, r.log); err != nil {
 		return err
 	}
 
-	fmt.Fprintln(report, "query-svc is ready; waiting until it has replayed the log")
-	start := time.Now()
-	if err := c.waitCaughtUp(ctx); err != nil {
-		return fmt.Errorf("wait for query-svc to catch up: %w", err)
-	}
-
-	fmt.Fprintf(report, "query-svc caught up in %s\n", time.Since(start).Round(time.Millisecond))
+	fmt.Fprintln(report, "query-svc is ready")
 	return nil
 }
 
@@ -173,10 +178,23 @@ func (c *controlServer) runRebuild(ctx context.Context, s service, report io.Wri
 }
 
 // waitCaughtUp blocks until query-svc's consumer group has committed
-// every record that its topics held when the wait began.
-func (c *controlServer) waitCaughtUp(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, catchUpTimeout)
+// every record that its topics held when the wait began. It fails when
+// p, the running query-svc, exits first.
+func (c *controlServer) waitCaughtUp(ctx context.Context, p *process) error {
+	ctx, cancel := context.WithTimeoutCause(ctx, catchUpTimeout,
+		fmt.Errorf("not caught up after %s", catchUpTimeout))
 	defer cancel()
+
+	exited := errors.New("query-svc exited")
+	ctx, cancelExit := context.WithCancelCause(ctx)
+	defer cancelExit(nil)
+	go func() {
+		select {
+		case <-p.done:
+			cancelExit(fmt.Errorf("%w (%s)", exited, exitDescription(p.err)))
+		case <-ctx.Done():
+		}
+	}()
 
 	topics := event.NewTopics(c.r.cfg.TopicPrefix)
 	client := &kafka.Client{
@@ -184,8 +202,13 @@ func (c *controlServer) waitCaughtUp(ctx context.Context) error {
 		Timeout: 10 * time.Second,
 	}
 
-	return messaging.WaitCaughtUp(ctx, client, c.r.cfg.TopicPrefix+"query-svc",
+	err := messaging.WaitCaughtUp(ctx, client, c.r.cfg.TopicPrefix+"query-svc",
 		[]string{topics.Posts, topics.Comments}, 200*time.Millisecond)
+	if err != nil && context.Cause(ctx) != nil {
+		return context.Cause(ctx)
+	}
+
+	return err
 }
 
 // flushWriter flushes each write to the client, so progress shows as it
@@ -242,4 +265,37 @@ func requestRebuild(root string, out io.Writer) error {
 	default:
 		return errors.New("the rebuild report ended early: see the `make dev` output")
 	}
+}
+
+// clean removes .dev/postgres and .dev/kafka under root. It refuses while
+// a devrun answers at the recorded control address or a PostgreSQL
+// server still runs on .dev/postgres, because removing their data under
+// them loses writes and leaves the server running.
+func clean(root string) error {
+	dev := filepath.Join(root, ".dev")
+	data, err := os.ReadFile(filepath.Join(dev, controlFile))
+	if err == nil {
+		addr := strings.TrimSpace(string(data))
+		conn, dialErr := net.DialTimeout("tcp", addr, time.Second)
+		if dialErr == nil {
+			conn.Close()
+			return errors.New("the local system is running (make dev): " +
+				"stop it with Ctrl-C first")
+		}
+	}
+
+	pidFile := filepath.Join(dev, "postgres", "data", "postmaster.pid")
+	if pid := readPostmasterPID(pidFile); pid != 0 && syscall.Kill(pid, 0) == nil {
+		return fmt.Errorf("PostgreSQL still runs on .dev/postgres (PID %d): "+
+			"stop make dev first, or stop the server with `kill -INT %d`",
+			pid, pid)
+	}
+
+	for _, name := range []string{"postgres", "kafka", controlFile} {
+		if err := os.RemoveAll(filepath.Join(dev, name)); err != nil {
+			return fmt.Errorf("remove .dev/%s: %w", name, err)
+		}
+	}
+
+	return nil
 }

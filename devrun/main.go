@@ -3,7 +3,7 @@
 // .dev/postgres unless DATABASE_URL is set) and Kafka (an embedded broker
 // unless KAFKA_BROKERS is set), runs the four services, and serves them
 // and the built client behind one address that routes like the ingress.
-// It stays in the foreground until SIGINT or SIGTERM, then stops
+// It stays in the foreground until SIGINT, SIGTERM or SIGHUP, then stops
 // everything it started.
 //
 // Run it from the repository root with `go run ./devrun` or `make dev`.
@@ -53,8 +53,10 @@ func run() int {
 	switch args := os.Args[1:]; {
 	case len(args) == 1 && args[0] == "rebuild":
 		return runRebuildClient()
+	case len(args) == 1 && args[0] == "clean":
+		return runClean()
 	case len(args) > 0:
-		fmt.Fprintln(os.Stderr, "usage: devrun [rebuild]")
+		fmt.Fprintln(os.Stderr, "usage: devrun [rebuild | clean]")
 		return 2
 	}
 
@@ -82,7 +84,7 @@ func run() int {
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(),
-		syscall.SIGINT, syscall.SIGTERM)
+		syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 
 	if err := newRunner(cfg, root, out, log).Run(ctx); err != nil {
@@ -109,6 +111,23 @@ func runRebuildClient() int {
 		return 1
 	}
 
+	return 0
+}
+
+// runClean removes the local system's PostgreSQL data and Kafka log, and
+// refuses while a devrun still runs on them.
+func runClean() int {
+	root, err := findRepoRoot()
+	if err == nil {
+		err = clean(root)
+	}
+
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "devrun clean: %v\n", err)
+		return 1
+	}
+
+	fmt.Println("removed .dev/postgres and .dev/kafka")
 	return 0
 }
 

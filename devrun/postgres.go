@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -40,6 +41,9 @@ type pgCluster struct {
 	// nil otherwise.
 	runAs *user.User
 	log   *slog.Logger
+	// pid is the postmaster's process id once Start has succeeded, so
+	// Stop still finds the server when its data folder was removed.
+	pid int
 }
 
 // newPGCluster prepares a cluster in dir. It finds the binaries but
@@ -181,17 +185,65 @@ func (c *pgCluster) Start() error {
 			err, out, c.logFile, tailFile(c.logFile, 20))
 	}
 
+	c.pid = readPostmasterPID(filepath.Join(c.dataDir, "postmaster.pid"))
+
+	return nil
+}
+
+// readPostmasterPID returns the process id on the first line of a
+// postmaster.pid file, or 0 when it cannot be read.
+func readPostmasterPID(file string) int {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return 0
+	}
+
+	first, _, _ := strings.Cut(string(data), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(first))
+	if err != nil || pid <= 0 {
+		return 0
+	}
+
+	return pid
+}
+
+// stopOrphan ends a postmaster whose postmaster.pid is gone, as after
+// `make clean-dev` under a running system: SIGINT asks for a fast
+// shutdown, and SIGKILL follows after timeout.
+func (c *pgCluster) stopOrphan(timeout time.Duration) error {
+	if c.pid == 0 || syscall.Kill(c.pid, 0) != nil {
+		return nil
+	}
+
+	c.log.Warn("PostgreSQL data folder is gone; stopping the server by "+
+		"its PID", "pid", c.pid)
+	if err := syscall.Kill(c.pid, syscall.SIGINT); err != nil {
+		return fmt.Errorf("stop PostgreSQL (PID %d): %w", c.pid, err)
+	}
+
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if syscall.Kill(c.pid, 0) != nil {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	if err := syscall.Kill(c.pid, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("kill PostgreSQL (PID %d): %w", c.pid, err)
+	}
+
 	return nil
 }
 
 // Stop stops the server with a fast shutdown: open sessions are ended
 // and the server exits once its data is on disk. It blocks until then,
-// for at most 60 seconds. Without a postmaster.pid there is no server,
-// and Stop does nothing.
+// for at most 60 seconds. Without a postmaster.pid, Stop ends the server
+// it started by its PID, if that still runs, and does nothing otherwise.
 func (c *pgCluster) Stop() error {
 	pidFile := filepath.Join(c.dataDir, "postmaster.pid")
 	if _, err := os.Stat(pidFile); errors.Is(err, os.ErrNotExist) {
-		return nil
+		return c.stopOrphan(60 * time.Second)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 70*time.Second)

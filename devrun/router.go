@@ -14,6 +14,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -31,7 +32,8 @@ const (
 )
 
 // route returns the target of a request, deciding as the ingress does,
-// by method and path only:
+// by method and escaped path only, so an encoded slash (%2F) stays inside
+// its segment:
 //
 //   - POST /posts and any method on /posts/create go to posts-svc, which
 //     answers 405 for a method it does not serve.
@@ -80,7 +82,7 @@ func newRouter(
 	static := staticHandler{dir: distDir}
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		t := route(r.Method, r.URL.Path)
+		t := route(r.Method, r.URL.EscapedPath())
 		if proxy, ok := proxies[t]; ok {
 			proxy.ServeHTTP(w, r)
 			return
@@ -95,8 +97,13 @@ func newRouter(
 // error body when the service cannot be reached.
 func newProxy(t target, addr string, log *slog.Logger) http.Handler {
 	upstream := &url.URL{Scheme: "http", Host: addr}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	// A service that accepts a request and never answers must not hold
+	// the caller forever.
+	transport.ResponseHeaderTimeout = proxyResponseTimeout
 
 	return &httputil.ReverseProxy{
+		Transport: transport,
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(upstream)
 			r.SetXForwarded()
@@ -116,6 +123,10 @@ func newProxy(t target, addr string, log *slog.Logger) http.Handler {
 		},
 	}
 }
+
+// proxyResponseTimeout bounds the wait for a service's response headers.
+// The services answer within their own timeouts well before it.
+const proxyResponseTimeout = 30 * time.Second
 
 // writeJSONError writes the error body that the services use:
 // {"error": {"code": "…", "message": "…"}}.
@@ -141,6 +152,23 @@ type staticHandler struct {
 
 // ServeHTTP implements http.Handler.
 func (h staticHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeJSONError(w, http.StatusMethodNotAllowed, "method_not_allowed",
+			"method "+r.Method+" is not allowed on the client's pages; "+
+				"use GET or HEAD")
+		return
+	}
+
+	// A path such as //posts/create names no API route and no page, so
+	// it gets the API's JSON 404 rather than the client's index page.
+	if clean := path.Clean("/" + r.URL.Path); clean == "/posts" ||
+		strings.HasPrefix(clean, "/posts/") {
+		writeJSONError(w, http.StatusNotFound, "not_found",
+			"no route matches the path "+strconvQuote(r.URL.EscapedPath()))
+		return
+	}
+
 	index := filepath.Join(h.dir, "index.html")
 	if _, err := os.Stat(index); err != nil {
 		http.Error(w, fmt.Sprintf("The client is not built: %s is "+
@@ -195,6 +223,7 @@ func startRouter(
 		srv: &http.Server{
 			Handler:           handler,
 			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       60 * time.Second,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
 		done: make(chan error, 1),
@@ -224,4 +253,16 @@ func (s *routerServer) Stop(timeout time.Duration) error {
 	}
 
 	return <-s.done
+}
+
+// strconvQuote quotes s for an error message, cutting it to its first
+// 64 bytes so a long hostile path is not echoed in full.
+func strconvQuote(s string) string {
+	const limit = 64
+	if len(s) > limit {
+		return strconv.Quote(strings.ToValidUTF8(s[:limit], "")) +
+			fmt.Sprintf(" (cut from %d bytes)", len(s))
+	}
+
+	return strconv.Quote(s)
 }

@@ -40,6 +40,9 @@ func TestRoute(t *testing.T) {
 		{http.MethodGet, "/healthz", targetClient},
 		{http.MethodGet, "/postsx", targetClient},
 		{http.MethodPost, "/comments", targetClient},
+		{http.MethodPost, "/posts/" + id + "%2Fcomments", targetQuery},
+		{http.MethodPost, "/posts/a%2Fb/comments", targetComments},
+		{http.MethodPost, "//posts/create", targetClient},
 	}
 
 	for _, tt := range tests {
@@ -175,6 +178,57 @@ func TestStaticHandler(t *testing.T) {
 
 			if tt.wantBody != "" && rec.Body.String() != tt.wantBody {
 				t.Errorf("body = %q, want %q", rec.Body.String(), tt.wantBody)
+			}
+		})
+	}
+}
+
+// TestStaticHandler_notAPage covers requests that reach the static files
+// but are meant for the API: a write method, or a path that cleans to a
+// /posts route. They get a JSON error and never the index page.
+func TestStaticHandler_notAPage(t *testing.T) {
+	t.Parallel()
+
+	dist := t.TempDir()
+	writeFile(t, filepath.Join(dist, "index.html"), "<html>app</html>")
+	handler := staticHandler{dir: dist}
+
+	tests := []struct {
+		method     string
+		path       string
+		wantStatus int
+		wantCode   string
+	}{
+		{http.MethodPost, "/", http.StatusMethodNotAllowed, "method_not_allowed"},
+		{http.MethodPut, "/", http.StatusMethodNotAllowed, "method_not_allowed"},
+		{http.MethodDelete, "/some/page", http.StatusMethodNotAllowed, "method_not_allowed"},
+		{http.MethodPost, "//posts/create", http.StatusMethodNotAllowed, "method_not_allowed"},
+		{http.MethodGet, "//posts/create", http.StatusNotFound, "not_found"},
+		{http.MethodGet, "//posts", http.StatusNotFound, "not_found"},
+	}
+
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			t.Parallel()
+
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest(tt.method, "/", nil)
+			req.URL.Path = tt.path
+			handler.ServeHTTP(rec, req)
+
+			if rec.Code != tt.wantStatus {
+				t.Errorf("status = %d, want %d", rec.Code, tt.wantStatus)
+			}
+
+			var body struct {
+				Error struct{ Code string } `json:"error"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+				t.Fatalf("body %q is not the JSON error: %v", rec.Body, err)
+			}
+
+			if body.Error.Code != tt.wantCode {
+				t.Errorf("error code = %q, want %q", body.Error.Code, tt.wantCode)
 			}
 		})
 	}
