@@ -2,10 +2,12 @@ package messaging
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -20,6 +22,21 @@ const (
 	HeaderDLQPartition = "dlq-partition"
 	HeaderDLQOffset    = "dlq-offset"
 	HeaderDLQGroup     = "dlq-group"
+	// HeaderDLQTruncated marks a dead-lettered record whose key, value or
+	// headers were cut to fit; it holds the original value's length and
+	// SHA-256 so the original can be found in the source topic.
+	HeaderDLQTruncated = "dlq-truncated"
+)
+
+// Bounds on what a dead-lettered record copies from the original. Kafka
+// rejects records over max.message.bytes (1 MiB by default) and the
+// dead-letter copy adds headers, so a record near the limit would never
+// fit and would stall its partition.
+const (
+	dlqMaxValue   = 256 << 10
+	dlqMaxKey     = 1 << 10
+	dlqMaxHeaders = 16 << 10
+	dlqMaxReason  = 1 << 10
 )
 
 type outcome int
@@ -160,20 +177,7 @@ func isPermanent(err error) bool {
 // in a header, retrying until it succeeds or ctx is cancelled. It returns
 // false only on cancellation, in which case m must not be committed.
 func (c *Consumer) deadLetter(ctx context.Context, m kafka.Message, reason error) bool {
-	headers := append([]kafka.Header{}, m.Headers...)
-	headers = append(headers,
-		kafka.Header{Key: HeaderDLQError, Value: []byte(reason.Error())},
-		kafka.Header{Key: HeaderDLQTopic, Value: []byte(m.Topic)},
-		kafka.Header{Key: HeaderDLQPartition, Value: []byte(strconv.Itoa(m.Partition))},
-		kafka.Header{Key: HeaderDLQOffset, Value: []byte(strconv.FormatInt(m.Offset, 10))},
-		kafka.Header{Key: HeaderDLQGroup, Value: []byte(c.cfg.GroupID)},
-	)
-	dead := kafka.Message{
-		Topic:   event.DeadLetter(m.Topic),
-		Key:     m.Key,
-		Value:   m.Value,
-		Headers: headers,
-	}
+	dead := deadLetterRecord(m, reason, c.cfg.GroupID, dlqMaxValue)
 
 	for attempt := 1; ; attempt++ {
 		err := c.cfg.DeadLetter.WriteMessages(ctx, dead)
@@ -183,6 +187,17 @@ func (c *Consumer) deadLetter(ctx context.Context, m kafka.Message, reason error
 
 		if ctx.Err() != nil {
 			return false
+		}
+
+		// A broker with a smaller max.message.bytes still rejects the
+		// copy: keep the headers, which say where the original is, and
+		// drop the value rather than stall the partition.
+		if tooLarge(err) && len(dead.Value) > 0 {
+			slog.WarnContext(ctx, "dead-letter record too large; sending "+
+				"it without its value", "topic", dead.Topic,
+				"value_bytes", len(dead.Value), "error", err)
+			dead = deadLetterRecord(m, reason, c.cfg.GroupID, 0)
+			continue
 		}
 
 		slog.ErrorContext(ctx, "publish to dead-letter topic; retrying",
@@ -200,6 +215,79 @@ func (c *Consumer) deadLetter(ctx context.Context, m kafka.Message, reason error
 		"dead_letter_topic", dead.Topic, "error", reason)
 
 	return true
+}
+
+// tooLarge reports whether err, or any error of a kafka.WriteErrors, says
+// that a record exceeds the size limit of the writer or the broker.
+func tooLarge(err error) bool {
+	var each kafka.WriteErrors
+	if errors.As(err, &each) {
+		for _, e := range each {
+			if e != nil && errors.Is(e, kafka.MessageSizeTooLarge) {
+				return true
+			}
+		}
+	}
+
+	return errors.Is(err, kafka.MessageSizeTooLarge)
+}
+
+// deadLetterRecord returns the dead-letter copy of m: its key, value and
+// headers, cut to the dlqMax bounds (the value to maxValue bytes), plus
+// headers that say why and where from. A cut copy carries
+// HeaderDLQTruncated.
+func deadLetterRecord(m kafka.Message, reason error, group string, maxValue int) kafka.Message {
+	var cut []string
+	key := m.Key
+	if len(key) > dlqMaxKey {
+		key = key[:dlqMaxKey]
+		cut = append(cut, fmt.Sprintf("key from %d bytes", len(m.Key)))
+	}
+
+	value := m.Value
+	if len(value) > maxValue {
+		value = value[:maxValue]
+		sum := sha256.Sum256(m.Value)
+		cut = append(cut, fmt.Sprintf("value from %d bytes, sha256 %x",
+			len(m.Value), sum))
+	}
+
+	headers := make([]kafka.Header, 0, len(m.Headers)+7)
+	size := 0
+	for _, h := range m.Headers {
+		size += len(h.Key) + len(h.Value)
+	}
+	if size > dlqMaxHeaders {
+		cut = append(cut, fmt.Sprintf("%d headers of %d bytes dropped",
+			len(m.Headers), size))
+	} else {
+		headers = append(headers, m.Headers...)
+	}
+
+	msg := reason.Error()
+	if len(msg) > dlqMaxReason {
+		msg = strings.ToValidUTF8(msg[:dlqMaxReason], "") + "…"
+	}
+
+	headers = append(headers,
+		kafka.Header{Key: HeaderDLQError, Value: []byte(msg)},
+		kafka.Header{Key: HeaderDLQTopic, Value: []byte(m.Topic)},
+		kafka.Header{Key: HeaderDLQPartition, Value: []byte(strconv.Itoa(m.Partition))},
+		kafka.Header{Key: HeaderDLQOffset, Value: []byte(strconv.FormatInt(m.Offset, 10))},
+		kafka.Header{Key: HeaderDLQGroup, Value: []byte(group)},
+	)
+	if len(cut) > 0 {
+		headers = append(headers, kafka.Header{
+			Key: HeaderDLQTruncated, Value: []byte(strings.Join(cut, "; ")),
+		})
+	}
+
+	return kafka.Message{
+		Topic:   event.DeadLetter(m.Topic),
+		Key:     key,
+		Value:   value,
+		Headers: headers,
+	}
 }
 
 func (c *Consumer) count(recs []Record, outcome string) {

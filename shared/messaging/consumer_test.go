@@ -1,8 +1,11 @@
 package messaging_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -449,5 +452,52 @@ func TestResetToEarliest(t *testing.T) {
 	if rows := f.rows(t); len(rows) != len(envs) {
 		t.Errorf("applied has %d rows after the replay, want %d",
 			len(rows), len(envs))
+	}
+}
+
+// TestConsumer_hugeBadRecordDeadLettered covers a malformed record close
+// to Kafka's default 1 MiB limit. Its dead-letter copy, with the added
+// headers, would exceed the limit, so the copy carries a cut value and
+// the dlq-truncated header, and the valid event after it is applied.
+func TestConsumer_hugeBadRecordDeadLettered(t *testing.T) {
+	t.Parallel()
+
+	f := newFixture(t)
+	key := uuid.New()
+	huge := bytes.Repeat([]byte("x"), 1_048_300)
+	valid := newEnvelope(t, typeTest, testData{N: 1})
+	f.produce(t,
+		kafka.Message{Topic: f.topic, Key: []byte(key.String()), Value: huge,
+			Headers: []kafka.Header{{Key: event.HeaderID, Value: []byte(key.String())}}},
+		f.message(t, key, valid),
+	)
+
+	f.startConsumer(t)
+	f.waitCommitted(t, 2)
+
+	if rows := f.rows(t); len(rows) != 1 || rows[valid.ID] != 1 {
+		t.Errorf("applied rows = %v, want only the valid event", rows)
+	}
+
+	dead := readTopic(t, f.brokers, event.DeadLetter(f.topic))
+	if len(dead) != 1 {
+		t.Fatalf("dead-letter topic has %d records, want 1", len(dead))
+	}
+
+	m := dead[0]
+	if len(m.Value) != 256<<10 || !bytes.Equal(m.Value, huge[:len(m.Value)]) {
+		t.Errorf("dead-letter value has %d bytes, want the first 262144 "+
+			"of the original", len(m.Value))
+	}
+
+	cut, _ := header(m, messaging.HeaderDLQTruncated)
+	sum := sha256.Sum256(huge)
+	want := fmt.Sprintf("value from 1048300 bytes, sha256 %x", sum)
+	if cut != want {
+		t.Errorf("%s header = %q, want %q", messaging.HeaderDLQTruncated, cut, want)
+	}
+
+	if offset, _ := header(m, messaging.HeaderDLQOffset); offset != "0" {
+		t.Errorf("%s header = %q, want 0", messaging.HeaderDLQOffset, offset)
 	}
 }
