@@ -255,6 +255,14 @@ type prepared struct {
 func (c *Consumer) prepareBatches(ctx context.Context, out chan<- prepared) error {
 	for {
 		batch, err := c.fetchBatch(ctx)
+		var kerr kafka.Error
+		if errors.As(err, &kerr) && kerr.Temporary() && ctx.Err() == nil {
+			// The reader reports a failed group join, for example while a
+			// new broker still creates its offsets topic, and keeps
+			// retrying on its own.
+			c.logReaderError("fetch failed; retrying: %v", err)
+			continue
+		}
 		if err != nil {
 			return err
 		}
