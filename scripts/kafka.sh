@@ -237,7 +237,7 @@ format_storage() {
 	# A cluster ID is 16 random bytes in URL-safe base64 without padding.
 	cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
 	if ! run_java "$libs" kafka.tools.StorageTool format \
-		--config "$dir/server.properties" --cluster-id "$cluster_id" \
+		--config "$dir/server.properties" --cluster-id="$cluster_id" \
 		--standalone >"$dir/format.log" 2>&1; then
 		cat "$dir/format.log" >&2
 		die "formatting the storage in $dir/data failed (output above)"
