@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -20,8 +21,10 @@ const MaxBodyBytes = 16 << 10
 
 // DecodeJSON reads a JSON object of at most MaxBodyBytes into dst. It
 // returns an *Error with status 415 for a content type other than JSON, 413
-// for a larger body, and 400 for invalid UTF-8, malformed JSON, unknown
-// fields or data after the object.
+// for a larger body, and 400 for invalid UTF-8, malformed JSON, data after
+// the object, a key that appears twice in one object (duplicate_field), or
+// a key that is not exactly, case included, the json name of a field of the
+// struct it fills (unknown_field), at any depth.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
 		return err
@@ -41,6 +44,10 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 
 	if !utf8.Valid(body) {
 		return BadRequest("invalid_utf8", "request body is not valid UTF-8")
+	}
+
+	if err := checkKeys(body, reflect.TypeOf(dst)); err != nil {
+		return decodeError(err)
 	}
 
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -71,9 +78,12 @@ func checkContentType(value string) error {
 }
 
 func decodeError(err error) error {
+	var apiErr *Error
 	var syntaxErr *json.SyntaxError
 	var typeErr *json.UnmarshalTypeError
 	switch {
+	case errors.As(err, &apiErr):
+		return apiErr
 	case errors.Is(err, io.EOF):
 		return BadRequest("malformed_json", "request body is empty")
 	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
@@ -84,12 +94,16 @@ func decodeError(err error) error {
 				"request body must be a JSON object")
 		}
 		return BadRequest("invalid_field",
-			fmt.Sprintf("field %q must be a %s", typeErr.Field,
+			fmt.Sprintf("field %s must be a %s", Quote(typeErr.Field),
 				typeErr.Type.Kind()))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		// checkKeys has already rejected unknown keys; this stays as a
+		// second line of defence.
 		field := strings.TrimPrefix(err.Error(), "json: unknown field ")
-		return BadRequest("unknown_field",
-			fmt.Sprintf("unknown field %s", field))
+		if unquoted, err := strconv.Unquote(field); err == nil {
+			field = unquoted
+		}
+		return BadRequest("unknown_field", "unknown field "+Quote(field))
 	default:
 		return BadRequest("malformed_json", "request body is not valid JSON")
 	}
@@ -117,16 +131,55 @@ func Text(field, value string, maxRunes int) (string, error) {
 }
 
 // ParseID parses a path parameter as a UUID and returns a 400 *Error for
-// anything else.
+// anything else. The message quotes at most the first MaxEcho bytes of
+// value.
 func ParseID(name, value string) (uuid.UUID, error) {
+	if len(value) != 36 {
+		return uuid.Nil, invalidID(name, value)
+	}
+
 	id, err := uuid.Parse(value)
-	if err != nil || len(value) != 36 {
-		return uuid.Nil, BadRequest("invalid_id",
-			fmt.Sprintf("%s %q is not a UUID such as "+
-				"0193a7c2-5b1e-7c3d-8e4f-123456789abc", name, value))
+	if err != nil {
+		return uuid.Nil, invalidID(name, value)
 	}
 
 	return id, nil
+}
+
+func invalidID(name, value string) error {
+	return BadRequest("invalid_id", name+" "+Quote(value)+
+		" is not a UUID such as 0193a7c2-5b1e-7c3d-8e4f-123456789abc")
+}
+
+// MaxEcho is the most bytes of a client's value that an error message
+// quotes.
+const MaxEcho = 64
+
+// Quote returns s in Go quotes for an error message. A value longer than
+// MaxEcho bytes is cut to its first MaxEcho bytes, less a trailing partial
+// UTF-8 sequence, followed by "…" and its full length, so a hostile value
+// cannot make a large error body.
+func Quote(s string) string {
+	if len(s) <= MaxEcho {
+		return strconv.Quote(s)
+	}
+
+	return fmt.Sprintf("%s… (%d bytes in all)", strconv.Quote(prefix(s)),
+		len(s))
+}
+
+// prefix returns the first MaxEcho bytes of s, less a trailing partial
+// UTF-8 sequence.
+func prefix(s string) string {
+	n := min(len(s), MaxEcho)
+	// Step back over at most the first bytes of one UTF-8 sequence; a
+	// longer run of continuation bytes is invalid anyway, and
+	// strconv.Quote escapes it.
+	for i := 1; i < utf8.UTFMax && n < len(s) && !utf8.RuneStart(s[n]); i++ {
+		n--
+	}
+
+	return s[:n]
 }
 
 // Limit reads the limit query parameter: def when absent, otherwise a whole
@@ -140,7 +193,8 @@ func Limit(r *http.Request, def, max int) (int, error) {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > max {
 		return 0, BadRequest("invalid_limit",
-			fmt.Sprintf("limit %q must be a whole number from 1 to %d", v, max))
+			fmt.Sprintf("limit %s must be a whole number from 1 to %d",
+				Quote(v), max))
 	}
 
 	return n, nil

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/kafkablog/blog/shared/httpapi"
 )
@@ -149,6 +151,31 @@ func TestDecodeJSON(t *testing.T) {
 			"unsupported_media_type", ""},
 		{"unparsable content type", "application/json; charset", `{}`,
 			http.StatusUnsupportedMediaType, "unsupported_media_type", ""},
+		// encoding/json keeps the last of duplicate keys and matches names
+		// case insensitively; DecodeJSON accepts neither.
+		{"duplicate key", "application/json", `{"title":"a","title":"b"}`,
+			http.StatusBadRequest, "duplicate_field", ""},
+		{"duplicate key spelt with an escape", "application/json",
+			`{"title":"a","t\u0069tle":"b"}`,
+			http.StatusBadRequest, "duplicate_field", ""},
+		{"empty key", "application/json", `{"title":"a","":1}`,
+			http.StatusBadRequest, "unknown_field", ""},
+		{"upper-case key", "application/json", `{"TITLE":"x"}`,
+			http.StatusBadRequest, "unknown_field", ""},
+		{"capitalised key", "application/json", `{"Title":"x"}`,
+			http.StatusBadRequest, "unknown_field", ""},
+		{"key differing in case after the real one", "application/json",
+			`{"title":"a","tItle":"b"}`,
+			http.StatusBadRequest, "unknown_field", ""},
+		{"Kelvin sign folds to k", "application/json",
+			"{\"title\":\"a\",\"titl\u212a\":\"b\"}",
+			http.StatusBadRequest, "unknown_field", ""},
+		{"key spelt with an escape", "application/json",
+			`{"t\u0069tle":"Hello"}`, http.StatusOK, "", "Hello"},
+		{"truncated after a key", "application/json", `{"title":"a","title"`,
+			http.StatusBadRequest, "malformed_json", ""},
+		{"number too large for float64", "application/json",
+			`{"title":1e999}`, http.StatusBadRequest, "invalid_field", ""},
 	}
 
 	for _, tc := range tests {
@@ -201,6 +228,153 @@ func TestDecodeJSON_unknownFieldNamed(t *testing.T) {
 	if !strings.Contains(body.Error.Message, `"author"`) {
 		t.Errorf("message %q does not name the unknown field \"author\"",
 			body.Error.Message)
+	}
+}
+
+func TestDecodeJSON_messages(t *testing.T) {
+	t.Parallel()
+
+	longKey := strings.Repeat("k", 10_000)
+	tests := []struct {
+		name string
+		body string
+		want []string
+	}{
+		{"duplicate names the key", `{"title":"a","title":"b"}`,
+			[]string{`"title"`, "more than once"}},
+		{"case hint", `{"TITLE":"x"}`,
+			[]string{`"TITLE"`, `did you mean "title"`}},
+		{"truncated is not empty", `{"title":`,
+			[]string{"not valid JSON"}},
+		{"long key cut", `{"` + longKey + `":1}`,
+			[]string{`"` + longKey[:httpapi.MaxEcho] + `"…`, "10000 bytes"}},
+	}
+
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+
+			req := httptest.NewRequest(http.MethodPost, "/posts",
+				strings.NewReader(tc.body))
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			httpapi.HandlerFunc(echoTitle).ServeHTTP(rec, req)
+
+			body := decodeErrorBody(t, rec)
+			for _, want := range tc.want {
+				if !strings.Contains(body.Error.Message, want) {
+					t.Errorf("message %q does not contain %q",
+						body.Error.Message, want)
+				}
+			}
+			if len(rec.Body.Bytes()) > 512 {
+				t.Errorf("error body is %d bytes, want at most 512",
+					rec.Body.Len())
+			}
+		})
+	}
+}
+
+type person struct {
+	Name string `json:"name"`
+}
+
+// Base is embedded without a tag, so its fields count as the outer
+// struct's own.
+type Base struct {
+	ID     string `json:"id"`
+	Hidden string `json:"-"`
+}
+
+type nestedRequest struct {
+	Base
+	Author  person            `json:"author"`
+	Editor  *person           `json:"editor,omitempty"`
+	Readers []person          `json:"readers"`
+	Labels  map[string]string `json:"labels"`
+	Extra   any               `json:"extra"`
+	Raw     json.RawMessage   `json:"raw"`
+	Untag   string
+	Dash    string `json:"-,"`
+}
+
+func TestDecodeJSON_nested(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name     string
+		body     string
+		wantCode string
+		wantIn   string
+	}{
+		{"every field", `{"id":"1","author":{"name":"a"},` +
+			`"editor":{"name":"e"},"readers":[{"name":"r"}],` +
+			`"labels":{"x":"1","X":"2"},"extra":{"any":[1,{"k":2}]},` +
+			`"raw":{"Any":1,"any":2},"Untag":"u","-":"d"}`, "", ""},
+		{"nested duplicate", `{"author":{"name":"a","name":"b"}}`,
+			"duplicate_field", `"author.name"`},
+		{"nested wrong case", `{"author":{"Name":"a"}}`,
+			"unknown_field", `"author.Name"`},
+		{"nested unknown", `{"author":{"name":"a","admin":true}}`,
+			"unknown_field", `"author.admin"`},
+		{"pointer struct wrong case", `{"editor":{"NAME":"a"}}`,
+			"unknown_field", `"editor.NAME"`},
+		{"struct in array", `{"readers":[{"name":"a"},{"name":"b","x":1}]}`,
+			"unknown_field", `"readers[1].x"`},
+		{"duplicate in array", `{"readers":[{"name":"a","name":"b"}]}`,
+			"duplicate_field", `"readers[0].name"`},
+		{"duplicate map key", `{"labels":{"x":"1","x":"2"}}`,
+			"duplicate_field", `"labels.x"`},
+		{"duplicate inside any", `{"extra":{"a":{"b":1,"b":2}}}`,
+			"duplicate_field", `"extra.a.b"`},
+		{"duplicate inside raw", `{"raw":{"a":1,"a":2}}`,
+			"duplicate_field", `"raw.a"`},
+		{"embedded field wrong case", `{"Id":"1"}`, "unknown_field", `"Id"`},
+		{"embedded struct by its type name", `{"Base":{"id":"1"}}`,
+			"unknown_field", `"Base"`},
+		{"field skipped by its tag", `{"Hidden":"h"}`,
+			"unknown_field", `"Hidden"`},
+		{"untagged field wrong case", `{"untag":"u"}`,
+			"unknown_field", `"untag"`},
+		{"dash field by its Go name", `{"Dash":"d"}`,
+			"unknown_field", `"Dash"`},
+		{"object for a string is a type error", `{"id":{"a":1}}`,
+			"invalid_field", ""},
+	}
+
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+
+			req := httptest.NewRequest(http.MethodPost, "/",
+				strings.NewReader(tc.body))
+			req.Header.Set("Content-Type", "application/json")
+			var dst nestedRequest
+			err := httpapi.DecodeJSON(httptest.NewRecorder(), req, &dst)
+
+			if tc.wantCode == "" {
+				if err != nil {
+					t.Fatalf("DecodeJSON(%s) = %v, want nil", tc.body, err)
+				}
+				if dst.ID != "1" || dst.Editor == nil ||
+					dst.Editor.Name != "e" || dst.Dash != "d" ||
+					dst.Labels["X"] != "2" {
+					t.Errorf("decoded %+v, want every field set", dst)
+				}
+				return
+			}
+
+			apiErr := asAPIError(t, err)
+			if apiErr.Status != http.StatusBadRequest ||
+				apiErr.Code != tc.wantCode {
+				t.Errorf("error %d %s, want 400 %s", apiErr.Status,
+					apiErr.Code, tc.wantCode)
+			}
+			if !strings.Contains(apiErr.Message, tc.wantIn) {
+				t.Errorf("message %q does not name %s", apiErr.Message,
+					tc.wantIn)
+			}
+		})
 	}
 }
 
@@ -312,6 +486,8 @@ func TestParseID(t *testing.T) {
 		{"URN form", "urn:uuid:" + valid, true},
 		{"trailing space", valid + " ", true},
 		{"path traversal", "../" + valid[3:], true},
+		{"encoded slash", valid[:8] + "%2F" + valid[11:], true},
+		{"500 KB", strings.Repeat("a", 500_000), true},
 	}
 
 	for _, tc := range tests {
@@ -343,6 +519,77 @@ func TestParseID(t *testing.T) {
 	}
 }
 
+// TestParseID_longValueCut covers a hostile id of 500 KB: the message
+// quotes only a short prefix, cut on a rune boundary, and gives the length.
+func TestParseID_longValueCut(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name       string
+		value      string
+		wantPrefix string
+	}{
+		{"ASCII", strings.Repeat("a", 512_000), strings.Repeat("a", 64)},
+		{"emoji cut inside a rune", "a" + strings.Repeat("😀", 128_000),
+			"a" + strings.Repeat("😀", 15)},
+		{"invalid bytes", strings.Repeat("\xff", 1000),
+			strings.Repeat(`\xff`, 64)},
+	}
+
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+
+			_, err := httpapi.ParseID("post id", tc.value)
+			apiErr := asAPIError(t, err)
+
+			if apiErr.Code != "invalid_id" {
+				t.Errorf("code = %q, want invalid_id", apiErr.Code)
+			}
+			if len(apiErr.Message) > 400 {
+				t.Errorf("message is %d bytes, want at most 400",
+					len(apiErr.Message))
+			}
+			if !utf8.ValidString(apiErr.Message) {
+				t.Errorf("message %q is not valid UTF-8", apiErr.Message)
+			}
+			want := `"` + tc.wantPrefix + `"…`
+			if !strings.Contains(apiErr.Message, want) {
+				t.Errorf("message %q does not contain %s", apiErr.Message,
+					want)
+			}
+			size := strconv.Itoa(len(tc.value)) + " bytes"
+			if !strings.Contains(apiErr.Message, size) {
+				t.Errorf("message %q does not give the length %s",
+					apiErr.Message, size)
+			}
+		})
+	}
+}
+
+func TestQuote(t *testing.T) {
+	t.Parallel()
+
+	at := strings.Repeat("b", httpapi.MaxEcho)
+	tests := []struct {
+		in, want string
+	}{
+		{"", `""`},
+		{"abc", `"abc"`},
+		{at, `"` + at + `"`},
+		{at + "c", `"` + at + `"… (65 bytes in all)`},
+		{strings.Repeat("é", 40), `"` + strings.Repeat("é", 32) +
+			`"… (80 bytes in all)`},
+		{"a\x00" + at, `"a\x00` + at[:62] + `"… (66 bytes in all)`},
+	}
+
+	for _, tc := range tests {
+		if got := httpapi.Quote(tc.in); got != tc.want {
+			t.Errorf("Quote(%.20q) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
 func TestLimit(t *testing.T) {
 	t.Parallel()
 
@@ -362,6 +609,7 @@ func TestLimit(t *testing.T) {
 		{"not a number", "?limit=ten", 0, true},
 		{"fraction", "?limit=1.5", 0, true},
 		{"overflow", "?limit=99999999999999999999", 0, true},
+		{"100 KB", "?limit=" + strings.Repeat("9", 100_000), 0, true},
 	}
 
 	for _, tc := range tests {
@@ -390,6 +638,10 @@ func TestLimit(t *testing.T) {
 			if !strings.Contains(apiErr.Message, "500") {
 				t.Errorf("message %q does not give the maximum 500",
 					apiErr.Message)
+			}
+			if len(apiErr.Message) > 200 {
+				t.Errorf("message is %d bytes, want at most 200",
+					len(apiErr.Message))
 			}
 		})
 	}

@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -45,12 +46,21 @@ type errorBody struct {
 }
 
 // WriteError sends err as the JSON error body. An *Error keeps its status;
-// any other error becomes a 500 whose details are logged, not sent.
+// any other error becomes a 500 whose details are logged, not sent: at
+// level ERROR, or INFO when the client went away (closed the connection or
+// its sending side) and the request's context was cancelled, which is not
+// a fault of the server.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	var apiErr *Error
 	if !errors.As(err, &apiErr) {
-		slog.ErrorContext(r.Context(), "request failed",
-			"method", r.Method, "path", r.URL.Path, "error", err)
+		level := slog.LevelError
+		msg := "request failed"
+		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+			level = slog.LevelInfo
+			msg = "request cancelled: the client went away"
+		}
+		slog.Log(r.Context(), level, msg, "method", r.Method,
+			"path", logPath(r), "error", err)
 		apiErr = NewError(http.StatusInternalServerError, "internal",
 			"the server could not complete the request; try again later")
 	}
@@ -59,6 +69,17 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	body.Error.Code = apiErr.Code
 	body.Error.Message = apiErr.Message
 	WriteJSON(w, apiErr.Status, body)
+}
+
+// logPath returns the escaped path of r for a log line, cut to MaxEcho
+// bytes and "…", so a hostile path cannot make a huge log line.
+func logPath(r *http.Request) string {
+	p := r.URL.EscapedPath()
+	if len(p) <= MaxEcho {
+		return p
+	}
+
+	return prefix(p) + "…"
 }
 
 // WriteJSON sends v as JSON with status. HTML characters are not escaped,

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -30,17 +31,24 @@ type Check struct {
 // NewRouter returns a router with JSON 404 and 405 responses, request
 // metrics, and the routes GET /healthz, GET /readyz (running checks) and
 // GET /metrics.
+//
+// Routes match the path as the client sent it: not cleaned, so "//posts",
+// "/posts/./create" or "/posts/../posts/create" match no route and get the
+// JSON 404 instead of a redirect; and still encoded, so "%2F" stays inside
+// its segment. Route variables are decoded before a handler reads them
+// with mux.Vars. A HEAD request is answered by the route that would answer
+// GET; the HTTP server sends no body for HEAD.
 func NewRouter(checks ...Check) *mux.Router {
-	r := mux.NewRouter()
+	r := mux.NewRouter().SkipClean(true).UseEncodedPath()
 	r.NotFoundHandler = HandlerFunc(func(http.ResponseWriter, *http.Request) error {
 		return NotFound("no route matches this path")
 	})
-	r.MethodNotAllowedHandler = HandlerFunc(
+	r.MethodNotAllowedHandler = headAsGet(r, HandlerFunc(
 		func(http.ResponseWriter, *http.Request) error {
 			return NewError(http.StatusMethodNotAllowed, "method_not_allowed",
 				"this route does not accept that method")
-		})
-	r.Use(measure)
+		}))
+	r.Use(measure, decodeVars)
 
 	r.Handle("/healthz", HandlerFunc(healthz)).Methods(http.MethodGet)
 	r.Handle("/readyz", readyz(checks)).Methods(http.MethodGet)
@@ -81,6 +89,48 @@ func readyz(checks []Check) http.Handler {
 	})
 }
 
+// decodeVars replaces each route variable, which the router took from the
+// encoded path, by its decoded value. A variable that does not decode is
+// left as it is, for the handler's check to reject.
+func decodeVars(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// mux.Vars returns the map that the router made for this request.
+		vars := mux.Vars(r)
+		for k, v := range vars {
+			if d, err := url.PathUnescape(v); err == nil {
+				vars[k] = d
+			}
+		}
+
+		next.ServeHTTP(w, r)
+	})
+}
+
+type headKey struct{}
+
+// headAsGet serves a HEAD request that matched a route's path but not its
+// methods as a GET request when a route answers GET there, and passes any
+// other request to next. The server still knows the request as HEAD, so
+// it sends the headers without the body.
+func headAsGet(router *mux.Router, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodHead {
+			next.ServeHTTP(w, r)
+			return
+		}
+
+		get := r.Clone(context.WithValue(r.Context(), headKey{}, true))
+		get.Method = http.MethodGet
+		var match mux.RouteMatch
+		if !router.Match(get, &match) || match.MatchErr != nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+
+		router.ServeHTTP(w, get)
+	})
+}
+
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
@@ -111,7 +161,12 @@ func measure(next http.Handler) http.Handler {
 			}
 		}
 
-		requestDuration.WithLabelValues(route, r.Method,
+		method := r.Method
+		if r.Context().Value(headKey{}) != nil {
+			method = http.MethodHead
+		}
+
+		requestDuration.WithLabelValues(route, method,
 			strconv.Itoa(rec.status)).Observe(time.Since(start).Seconds())
 	})
 }

@@ -4,10 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+
+	"github.com/gorilla/mux"
 
 	"github.com/kafkablog/blog/shared/httpapi"
 )
@@ -225,5 +231,325 @@ func TestWriteJSON_keepsHTMLCharacters(t *testing.T) {
 	}
 	if got := rec.Header().Get("X-Content-Type-Options"); got != "nosniff" {
 		t.Errorf("X-Content-Type-Options = %q, want nosniff", got)
+	}
+}
+
+const validID = "0193a7c2-5b1e-7c3d-8e4f-123456789abc"
+
+// blogRouter returns NewRouter with the services' route shapes: POST
+// /posts and /posts/create, GET /posts and /posts/{id}, POST and GET
+// /posts/{id}/comments. Each handler parses {id} as the services do,
+// counts its calls in calls and echoes the method and the id.
+func blogRouter(calls *atomic.Int32) *mux.Router {
+	r := httpapi.NewRouter()
+	echo := httpapi.HandlerFunc(func(w http.ResponseWriter, req *http.Request) error {
+		if v, ok := mux.Vars(req)["id"]; ok {
+			if _, err := httpapi.ParseID("post id", v); err != nil {
+				return err
+			}
+		}
+		calls.Add(1)
+		httpapi.WriteJSON(w, http.StatusOK, map[string]string{
+			"method": req.Method, "id": mux.Vars(req)["id"]})
+		return nil
+	})
+
+	r.Handle("/posts", echo).Methods(http.MethodPost)
+	r.Handle("/posts/create", echo).Methods(http.MethodPost)
+	r.Handle("/posts", echo).Methods(http.MethodGet)
+	r.Handle("/posts/{id}", echo).Methods(http.MethodGet)
+	r.Handle("/posts/{id}/comments", echo).
+		Methods(http.MethodPost, http.MethodGet)
+
+	return r
+}
+
+// TestNewRouter_pathTricks sends the paths an attacker used. mux used to
+// clean them and answer with an empty 301 redirect, or match on the
+// decoded path so that %2F split a segment. Each must get the JSON 404,
+// or 400 invalid_id where the id segment is malformed, and reach no
+// handler. A POST whose path has one segment after /posts matches the
+// GET /posts/{id} route here, so it gets 405.
+func TestNewRouter_pathTricks(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		method     string
+		path       string
+		wantStatus int
+		wantCode   string
+	}{
+		{http.MethodPost, "/posts/../posts/create", 404, "not_found"},
+		{http.MethodPost, "/posts/./create", 404, "not_found"},
+		{http.MethodPost, "/posts/%2e%2e/posts/create", 404, "not_found"},
+		{http.MethodPost, "/posts/%2E%2E/posts/create", 404, "not_found"},
+		{http.MethodPost, "/posts//comments", 404, "not_found"},
+		{http.MethodPost, "//posts/create", 404, "not_found"},
+		{http.MethodPost, "//posts", 404, "not_found"},
+		{http.MethodPost, "/posts/create/", 404, "not_found"},
+		{http.MethodPost, "/posts/create/.", 404, "not_found"},
+		{http.MethodPost, "/posts%2Fcreate", 404, "not_found"},
+		{http.MethodPost, "/posts/%63reate", 405, "method_not_allowed"},
+		{http.MethodPost, "/posts/" + validID + "%2Fcomments", 405,
+			"method_not_allowed"},
+		{http.MethodPost, "/posts/" + validID + "%2fcomments", 405,
+			"method_not_allowed"},
+		{http.MethodPost, "/posts/" + validID + "/./comments", 404,
+			"not_found"},
+		{http.MethodPost, "/posts/x/../" + validID + "/comments", 404,
+			"not_found"},
+		{http.MethodPost, "//posts/" + validID + "/comments", 404,
+			"not_found"},
+		{http.MethodPost, "/posts/a%2Fb/comments", 400, "invalid_id"},
+		{http.MethodPost, "/posts/%2e%2e/comments", 400, "invalid_id"},
+		{http.MethodPost, "/posts/../comments", 400, "invalid_id"},
+		{http.MethodPost, "/posts/" + validID + "%2F..%2F" + validID +
+			"/comments", 400, "invalid_id"},
+		{http.MethodGet, "/posts/" + validID + "%2Fcomments", 400,
+			"invalid_id"},
+		{http.MethodGet, "/posts/.", 400, "invalid_id"},
+		{http.MethodGet, "/posts/", 404, "not_found"},
+		{http.MethodGet, "//posts", 404, "not_found"},
+		{http.MethodGet, "/posts/./" + validID, 404, "not_found"},
+		{http.MethodGet, "/./posts", 404, "not_found"},
+		{http.MethodGet, "/healthz/..", 404, "not_found"},
+	}
+
+	for _, tc := range tests {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			t.Parallel()
+
+			var calls atomic.Int32
+			rec := httptest.NewRecorder()
+			blogRouter(&calls).ServeHTTP(rec,
+				httptest.NewRequest(tc.method, tc.path, nil))
+
+			if rec.Code != tc.wantStatus {
+				t.Fatalf("status = %d, want %d; body %s", rec.Code,
+					tc.wantStatus, rec.Body)
+			}
+			if loc := rec.Header().Get("Location"); loc != "" {
+				t.Errorf("Location = %q, want no redirect", loc)
+			}
+			body := decodeErrorBody(t, rec)
+			if body.Error.Code != tc.wantCode {
+				t.Errorf("error code = %q, want %q", body.Error.Code,
+					tc.wantCode)
+			}
+			if n := calls.Load(); n != 0 {
+				t.Errorf("a handler ran %d times, want 0", n)
+			}
+		})
+	}
+}
+
+// TestNewRouter_varsDecoded checks that the router, which matches the
+// encoded path, hands handlers decoded route variables.
+func TestNewRouter_varsDecoded(t *testing.T) {
+	t.Parallel()
+
+	upper := strings.ToUpper(validID)
+	tests := []struct {
+		method string
+		path   string
+		wantID string
+	}{
+		{http.MethodGet, "/posts/" + validID, validID},
+		{http.MethodGet, "/posts/" + upper, upper},
+		{http.MethodGet, "/posts/%30193a7c2-5b1e-7c3d-8e4f-123456789abc",
+			validID},
+		{http.MethodPost, "/posts/0193a7c2%2D5b1e-7c3d-8e4f-123456789%61bc" +
+			"/comments", validID},
+		{http.MethodGet, "/posts/" + validID + "/comments", validID},
+		{http.MethodGet, "/posts?limit=1", ""},
+		{http.MethodPost, "/posts/create", ""},
+	}
+
+	for _, tc := range tests {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			t.Parallel()
+
+			var calls atomic.Int32
+			rec := httptest.NewRecorder()
+			blogRouter(&calls).ServeHTTP(rec,
+				httptest.NewRequest(tc.method, tc.path, nil))
+
+			if rec.Code != http.StatusOK {
+				t.Fatalf("status = %d, want 200; body %s", rec.Code,
+					rec.Body)
+			}
+			var got map[string]string
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+				t.Fatalf("decode %s: %v", rec.Body, err)
+			}
+			if got["id"] != tc.wantID {
+				t.Errorf("id = %q, want %q", got["id"], tc.wantID)
+			}
+		})
+	}
+}
+
+// TestNewRouter_head checks that HEAD is answered wherever GET is, and
+// that the HTTP server sends no body for it.
+func TestNewRouter_head(t *testing.T) {
+	t.Parallel()
+
+	var calls atomic.Int32
+	srv := httptest.NewServer(blogRouter(&calls))
+	t.Cleanup(srv.Close)
+
+	tests := []struct {
+		path       string
+		wantStatus int
+	}{
+		{"/healthz", http.StatusOK},
+		{"/readyz", http.StatusOK},
+		{"/metrics", http.StatusOK},
+		{"/posts", http.StatusOK},
+		{"/posts?limit=5", http.StatusOK},
+		{"/posts/" + validID, http.StatusOK},
+		{"/posts/" + validID + "/comments", http.StatusOK},
+		{"/posts/not-a-uuid", http.StatusBadRequest},
+		// GET /posts/create is GET /posts/{id} with a malformed id.
+		{"/posts/create", http.StatusBadRequest},
+		{"/nope", http.StatusNotFound},
+		{"//posts", http.StatusNotFound},
+	}
+
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			t.Parallel()
+
+			res, err := http.Head(srv.URL + tc.path)
+			if err != nil {
+				t.Fatalf("HEAD %s: %v", tc.path, err)
+			}
+			defer res.Body.Close()
+
+			body, err := io.ReadAll(res.Body)
+			if err != nil {
+				t.Fatalf("read body: %v", err)
+			}
+			if res.StatusCode != tc.wantStatus {
+				t.Errorf("status = %d, want %d", res.StatusCode,
+					tc.wantStatus)
+			}
+			if len(body) != 0 {
+				t.Errorf("body = %q, want none for HEAD", body)
+			}
+			if loc := res.Header.Get("Location"); loc != "" {
+				t.Errorf("Location = %q, want no redirect", loc)
+			}
+		})
+	}
+}
+
+func TestNewRouter_headMetrics(t *testing.T) {
+	t.Parallel()
+
+	router := httpapi.NewRouter()
+	router.ServeHTTP(httptest.NewRecorder(),
+		httptest.NewRequest(http.MethodHead, "/healthz", nil))
+
+	rec := httptest.NewRecorder()
+	router.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+
+	want := `http_request_duration_seconds_count{method="HEAD",` +
+		`route="/healthz",status="200"}`
+	if !strings.Contains(rec.Body.String(), want) {
+		t.Errorf("metrics do not contain %s", want)
+	}
+}
+
+// logRecorder is a slog.Handler that keeps every record.
+type logRecorder struct {
+	mu      sync.Mutex
+	records []slog.Record
+}
+
+func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+
+func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.records = append(l.records, r)
+	return nil
+}
+
+func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return l }
+
+func (l *logRecorder) WithGroup(string) slog.Handler { return l }
+
+// captureLogs sends the default logger to a recorder until the test ends.
+// Tests that call it must not run in parallel.
+func captureLogs(t testing.TB) *logRecorder {
+	t.Helper()
+
+	rec := &logRecorder{}
+	old := slog.Default()
+	slog.SetDefault(slog.New(rec))
+	t.Cleanup(func() { slog.SetDefault(old) })
+
+	return rec
+}
+
+// TestWriteError_clientGone covers a handler that fails because its
+// client went away: the error is logged at INFO, not ERROR. Not parallel:
+// it replaces the default logger.
+func TestWriteError_clientGone(t *testing.T) {
+	logs := captureLogs(t)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequest(http.MethodGet, "/posts/"+
+		strings.Repeat("x", 100_000), nil).WithContext(ctx)
+	rec := httptest.NewRecorder()
+	httpapi.WriteError(rec, req, context.Canceled)
+	httpapi.WriteError(rec, req, errors.Join(errors.New("select posts"),
+		context.Canceled))
+
+	live := httptest.NewRequest(http.MethodGet, "/posts", nil)
+	httpapi.WriteError(httptest.NewRecorder(), live, context.Canceled)
+
+	want := []slog.Level{slog.LevelInfo, slog.LevelInfo, slog.LevelError}
+	if len(logs.records) != len(want) {
+		t.Fatalf("got %d log records, want %d", len(logs.records), len(want))
+	}
+	for i, r := range logs.records {
+		if r.Level != want[i] {
+			t.Errorf("record %d %q at %s, want %s", i, r.Message, r.Level,
+				want[i])
+		}
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "path" && len(a.Value.String()) > 100 {
+				t.Errorf("record %d logs a path of %d bytes", i,
+					len(a.Value.String()))
+			}
+			return true
+		})
+	}
+}
+
+func TestDetach(t *testing.T) {
+	t.Parallel()
+
+	type key struct{}
+	parent, cancel := context.WithCancel(
+		context.WithValue(context.Background(), key{}, "v"))
+	req := httptest.NewRequest(http.MethodPost, "/posts", nil).
+		WithContext(parent)
+
+	ctx, stop := httpapi.Detach(req, httpapi.WriteTimeout)
+	defer stop()
+	cancel()
+
+	if ctx.Err() != nil {
+		t.Errorf("detached context ended with its request: %v", ctx.Err())
+	}
+	if ctx.Value(key{}) != "v" {
+		t.Errorf("detached context lost the request's values")
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		t.Errorf("detached context has no deadline")
 	}
 }

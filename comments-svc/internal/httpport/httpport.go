@@ -74,10 +74,16 @@ func (h handlers) create(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
-	c, err := h.store.Create(r.Context(), postID, content)
+	// The request is valid and whole: carry it out, the wait for its post
+	// included, even if the client goes away now, so a stored comment is
+	// never answered with an error.
+	ctx, cancel := httpapi.Detach(r, h.wait+httpapi.WriteTimeout)
+	defer cancel()
+
+	c, err := h.store.Create(ctx, postID, content)
 	if errors.Is(err, comments.ErrUnknownPost) {
-		if err = h.awaitPost(r.Context(), postID); err == nil {
-			c, err = h.store.Create(r.Context(), postID, content)
+		if err = h.awaitPost(ctx, postID); err == nil {
+			c, err = h.store.Create(ctx, postID, content)
 		}
 	}
 	if errors.Is(err, comments.ErrUnknownPost) {
@@ -87,6 +93,8 @@ func (h handlers) create(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
+	httpapi.LogIfGone(r, "client went away before the answer; comment stored",
+		"post_id", c.PostID, "comment_id", c.ID)
 	httpapi.WriteJSON(w, http.StatusCreated, createResponse{
 		ID: c.ID, PostID: c.PostID, Content: c.Content, Status: c.Status,
 	})

@@ -1,13 +1,19 @@
 package httpport_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -105,6 +111,13 @@ type response struct {
 	body   []byte
 }
 
+// client never follows a redirect, so a test sees the router's answer.
+var client = &http.Client{
+	CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	},
+}
+
 // send makes one request. An empty contentType sends no Content-Type.
 func send(
 	t testing.TB,
@@ -121,7 +134,7 @@ func send(
 		req.Header.Set("Content-Type", contentType)
 	}
 
-	res, err := http.DefaultClient.Do(req)
+	res, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
@@ -296,6 +309,21 @@ func badCreateRequests() []badRequest {
 			[]byte("content=a"), 415, "unsupported_media_type"},
 		{"body over 16 KiB", jsonType, []byte(tooLarge),
 			413, "body_too_large"},
+		// encoding/json keeps the last duplicate, which let "clean dup"
+		// be stored in place of a banned word that moderation never saw.
+		{"duplicate content", jsonType,
+			[]byte(`{"content":"orange","content":"clean dup"}`),
+			400, "duplicate_field"},
+		{"duplicate content spelt with an escape", jsonType,
+			[]byte(`{"content":"orange","c\u006fntent":"clean dup"}`),
+			400, "duplicate_field"},
+		{"upper-case key", jsonType, []byte(`{"CONTENT":"x"}`),
+			400, "unknown_field"},
+		{"capitalised key", jsonType, []byte(`{"Content":"x"}`),
+			400, "unknown_field"},
+		{"content and Content", jsonType,
+			[]byte(`{"content":"orange","Content":"clean"}`),
+			400, "unknown_field"},
 	}
 }
 
@@ -692,5 +720,359 @@ func TestCreateComment_oldUnknownPostAnswersAtOnce(t *testing.T) {
 	}
 	if n := srv.catchUps.Load(); n != 1 {
 		t.Errorf("catch-up ran %d times, want 1", n)
+	}
+}
+
+// TestCommentRoutes_pathTricks sends a valid comment to paths that mux
+// used to clean and answer with an empty 301 redirect, or match after
+// decoding, so that POST /posts/<id>%2Fcomments created a comment. Each
+// gets the JSON 404, or 400 invalid_id where the id segment is malformed,
+// and stores nothing.
+func TestCommentRoutes_pathTricks(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, caughtUp)
+	id := addPost(t, srv.pool, srv.store).String()
+
+	cases := []struct {
+		path   string
+		status int
+		code   string
+	}{
+		{"/posts/" + id + "%2Fcomments", 404, "not_found"},
+		{"/posts/" + id + "%2fcomments", 404, "not_found"},
+		{"/posts/" + id + "/comments/", 404, "not_found"},
+		{"/posts/" + id + "/comments/.", 404, "not_found"},
+		{"/posts/" + id + "/./comments", 404, "not_found"},
+		{"/posts/" + id + "/%2e/comments", 404, "not_found"},
+		{"/posts/x/../" + id + "/comments", 404, "not_found"},
+		{"/posts/" + id + "/../" + id + "/comments", 404, "not_found"},
+		{"//posts/" + id + "/comments", 404, "not_found"},
+		{"/posts//" + id + "/comments", 404, "not_found"},
+		{"/posts//comments", 404, "not_found"},
+		{"/posts/../posts/create", 404, "not_found"},
+		{"/posts/" + id + "%2Fcomments%2F..%2F..%2F" + id + "/comments",
+			400, "invalid_id"},
+		{"/posts/a%2Fb/comments", 400, "invalid_id"},
+		{"/posts/%2e%2e/comments", 400, "invalid_id"},
+		{"/posts/../comments", 400, "invalid_id"},
+		{"/posts/./comments", 400, "invalid_id"},
+		{"/posts/" + id + "%00/comments", 400, "invalid_id"},
+	}
+	for _, tc := range cases {
+		for _, method := range []string{http.MethodPost, http.MethodGet} {
+			t.Run(method+" "+tc.path, func(t *testing.T) {
+				res := send(t, method, srv.url+tc.path, jsonType,
+					contentBody("Hello"))
+
+				checkError(t, res, tc.status, tc.code)
+				if loc := res.header.Get("Location"); loc != "" {
+					t.Errorf("Location = %q, want no redirect", loc)
+				}
+				checkNothingStored(t, srv.pool)
+			})
+		}
+	}
+}
+
+// TestCreateComment_encodedIDDecoded checks that the router, which
+// matches the encoded path, still hands the handler the decoded post id.
+func TestCreateComment_encodedIDDecoded(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, caughtUp)
+	postID := addPost(t, srv.pool, srv.store)
+	id := postID.String()
+
+	encoded := fmt.Sprintf("%%%02X%s", id[0], id[1:8]) + "%2D" + id[9:]
+	res := send(t, http.MethodPost, commentsURL(srv.url, encoded), jsonType,
+		contentBody("Encoded id"))
+	checkCreated(t, srv.pool, res, postID, "Encoded id")
+
+	res = send(t, http.MethodGet,
+		commentsURL(srv.url, strings.ToUpper(id)), "", nil)
+	if res.status != http.StatusOK {
+		t.Fatalf("GET with an upper-case id: status %d; body %s",
+			res.status, res.body)
+	}
+}
+
+// TestCommentRoutes_longIDNotEchoed sends a 500 KB post id: the error
+// quotes a short prefix and gives the length instead of echoing it all.
+func TestCommentRoutes_longIDNotEchoed(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, caughtUp)
+
+	long := strings.Repeat("a", 500_000)
+	for _, method := range []string{http.MethodPost, http.MethodGet} {
+		t.Run(method, func(t *testing.T) {
+			res := send(t, method, commentsURL(srv.url, long), jsonType,
+				contentBody("Hello"))
+
+			checkError(t, res, http.StatusBadRequest, "invalid_id")
+			if len(res.body) > 512 {
+				t.Errorf("error body is %d bytes, want at most 512",
+					len(res.body))
+			}
+			if !bytes.Contains(res.body, []byte("500000 bytes")) {
+				t.Errorf("body %s does not give the id's length", res.body)
+			}
+			checkNothingStored(t, srv.pool)
+		})
+	}
+}
+
+func TestCommentRoutes_head(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, caughtUp)
+	id := addPost(t, srv.pool, srv.store).String()
+
+	cases := []struct {
+		path   string
+		status int
+	}{
+		{"/posts/" + id + "/comments", http.StatusOK},
+		{"/posts/not-a-uuid/comments", http.StatusBadRequest},
+		{"/posts/" + id + "%2Fcomments", http.StatusNotFound},
+		{"/healthz", http.StatusOK},
+	}
+	for _, tc := range cases {
+		t.Run(tc.path, func(t *testing.T) {
+			res := send(t, http.MethodHead, srv.url+tc.path, "", nil)
+
+			if res.status != tc.status {
+				t.Errorf("status = %d, want %d", res.status, tc.status)
+			}
+			if ct := res.header.Get("Content-Type"); ct != jsonType {
+				t.Errorf("Content-Type = %q, want %q", ct, jsonType)
+			}
+			if len(res.body) != 0 {
+				t.Errorf("body = %q, want none for HEAD", res.body)
+			}
+			checkNothingStored(t, srv.pool)
+		})
+	}
+}
+
+type requestKey struct{}
+
+// requestContext returns the context of the HTTP request that ctx was
+// made from, which the test server puts into every request's values.
+func requestContext(ctx context.Context) context.Context {
+	req, _ := ctx.Value(requestKey{}).(context.Context)
+	return req
+}
+
+// awaitGone waits until the client of the request behind ctx has gone
+// away.
+func awaitGone(ctx context.Context) error {
+	req := requestContext(ctx)
+	if req == nil {
+		return errors.New("the context lost the request's values")
+	}
+
+	select {
+	case <-req.Done():
+		return nil
+	case <-time.After(5 * time.Second):
+		return errors.New("the client never went away")
+	}
+}
+
+// gatedStore records the state of the context each Create got. With gate
+// set it holds each Create until the client of its request has gone away,
+// so the write always runs after the disconnect.
+type gatedStore struct {
+	*comments.Store
+	gate     bool
+	mu       sync.Mutex
+	ctxErr   error
+	deadline time.Duration
+}
+
+func (g *gatedStore) Create(
+	ctx context.Context,
+	postID uuid.UUID,
+	content string,
+) (comments.Comment, error) {
+	if g.gate {
+		if err := awaitGone(ctx); err != nil {
+			return comments.Comment{}, err
+		}
+	}
+
+	g.mu.Lock()
+	g.ctxErr = ctx.Err()
+	if d, ok := ctx.Deadline(); ok {
+		g.deadline = time.Until(d)
+	}
+	g.mu.Unlock()
+
+	return g.Store.Create(ctx, postID, content)
+}
+
+// logRecorder is a slog.Handler that keeps every record.
+type logRecorder struct {
+	mu      sync.Mutex
+	records []slog.Record
+}
+
+func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+
+func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.records = append(l.records, r)
+	return nil
+}
+
+func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return l }
+
+func (l *logRecorder) WithGroup(string) slog.Handler { return l }
+
+// levels returns each record as its level and message, and the highest
+// level.
+func (l *logRecorder) levels() (all []string, highest slog.Level) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+
+	highest = slog.LevelDebug
+	for _, r := range l.records {
+		all = append(all, r.Level.String()+" "+r.Message)
+		highest = max(highest, r.Level)
+	}
+
+	return all, highest
+}
+
+// TestCreateComment_clientGoesAway sends a valid comment on a raw
+// connection, then closes the sending side or the whole connection before
+// the store write starts, or (for a post not consumed yet) while the
+// handler waits for its post. The comment is stored once with its event, a
+// client that is still reading gets 201, and nothing is logged above INFO.
+// Not parallel: it replaces the default logger.
+func TestCreateComment_clientGoesAway(t *testing.T) {
+	cases := []struct {
+		name      string
+		halfClose bool
+		postLate  bool
+	}{
+		{"half-close", true, false},
+		{"close", false, false},
+		{"half-close while waiting for the post", true, true},
+		{"close while waiting for the post", false, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := &logRecorder{}
+			old := slog.Default()
+			slog.SetDefault(slog.New(logs))
+			t.Cleanup(func() { slog.SetDefault(old) })
+
+			pool := dbtest.New(t)
+			inner, err := comments.NewStore(pool, event.TopicComments)
+			if err != nil {
+				t.Fatalf("new store: %v", err)
+			}
+			// A post that comes late is looked for with a first write
+			// while the client is there; the client leaves during the
+			// wait for the post.
+			store := &gatedStore{Store: inner, gate: !tc.postLate}
+
+			postID := uuid.New()
+			catchUp := func(ctx context.Context) error { return nil }
+			if tc.postLate {
+				// The post arrives only after the client has gone.
+				catchUp = func(ctx context.Context) error {
+					if err := awaitGone(ctx); err != nil {
+						return err
+					}
+					env, err := event.New(event.TypePostCreated, "test",
+						event.PostCreated{ID: postID, Title: "Late",
+							CreatedAt: time.Now()})
+					if err != nil {
+						return err
+					}
+					return postgres.InTx(ctx, pool, func(tx pgx.Tx) error {
+						return inner.Apply(ctx, tx,
+							messaging.Record{Event: env})
+					})
+				}
+			} else {
+				postID = addPost(t, pool, inner)
+			}
+
+			router := httpapi.NewRouter()
+			httpport.Register(router, store, catchUp, 2*time.Second)
+			served := make(chan struct{}, 1)
+			srv := httptest.NewServer(http.HandlerFunc(
+				func(w http.ResponseWriter, r *http.Request) {
+					ctx := context.WithValue(r.Context(), requestKey{},
+						r.Context())
+					router.ServeHTTP(w, r.WithContext(ctx))
+					served <- struct{}{}
+				}))
+			t.Cleanup(srv.Close)
+
+			conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatalf("dial: %v", err)
+			}
+			defer conn.Close()
+
+			body := contentBody("Sent and gone")
+			_, err = fmt.Fprintf(conn, "POST /posts/%s/comments HTTP/1.1\r\n"+
+				"Host: posts.com\r\nContent-Type: application/json\r\n"+
+				"Content-Length: %d\r\n\r\n%s", postID, len(body), body)
+			if err != nil {
+				t.Fatalf("write request: %v", err)
+			}
+
+			if tc.halfClose {
+				if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+					t.Fatalf("close the sending side: %v", err)
+				}
+				conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+				res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+				if err != nil {
+					t.Fatalf("read response: %v", err)
+				}
+				out, err := io.ReadAll(res.Body)
+				if err != nil {
+					t.Fatalf("read response body: %v", err)
+				}
+				checkCreated(t, pool, response{status: res.StatusCode,
+					header: res.Header, body: out}, postID, "Sent and gone")
+			} else {
+				conn.Close()
+			}
+
+			select {
+			case <-served:
+			case <-time.After(20 * time.Second):
+				t.Fatal("the handler did not finish")
+			}
+
+			if n := dbtest.Count(t, pool, "comments"); n != 1 {
+				t.Errorf("comments has %d rows, want 1", n)
+			}
+			if n := dbtest.Count(t, pool, "outbox"); n != 1 {
+				t.Errorf("outbox has %d rows, want 1", n)
+			}
+
+			store.mu.Lock()
+			if store.ctxErr != nil {
+				t.Errorf("the write's context was done: %v", store.ctxErr)
+			}
+			limit := 2*time.Second + httpapi.WriteTimeout
+			if store.deadline <= 0 || store.deadline > limit {
+				t.Errorf("the write's deadline was %s away, want within %s",
+					store.deadline, limit)
+			}
+			store.mu.Unlock()
+
+			all, highest := logs.levels()
+			if highest > slog.LevelInfo {
+				t.Errorf("logged above INFO: %q", all)
+			}
+		})
 	}
 }

@@ -49,11 +49,18 @@ func (h handlers) create(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
-	p, err := h.store.Create(r.Context(), title)
+	// The request is valid and whole: carry it out even if the client
+	// goes away now, so a stored post is never answered with an error.
+	ctx, cancel := httpapi.Detach(r, httpapi.WriteTimeout)
+	defer cancel()
+
+	p, err := h.store.Create(ctx, title)
 	if err != nil {
 		return err
 	}
 
+	httpapi.LogIfGone(r, "client went away before the answer; post stored",
+		"post_id", p.ID)
 	httpapi.WriteJSON(w, http.StatusCreated, p)
 	return nil
 }

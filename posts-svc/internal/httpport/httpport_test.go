@@ -1,13 +1,19 @@
 package httpport_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,6 +59,13 @@ type response struct {
 	body   []byte
 }
 
+// client never follows a redirect, so a test sees the router's answer.
+var client = &http.Client{
+	CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	},
+}
+
 // send makes one request. An empty contentType sends no Content-Type.
 func send(
 	t testing.TB,
@@ -69,7 +82,7 @@ func send(
 		req.Header.Set("Content-Type", contentType)
 	}
 
-	res, err := http.DefaultClient.Do(req)
+	res, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
@@ -233,6 +246,19 @@ func badCreateRequests() []badRequest {
 			titleBody("a"), 415, "unsupported_media_type"},
 		{"body over 16 KiB", jsonType, []byte(tooLarge),
 			413, "body_too_large"},
+		// encoding/json lets the last duplicate win and matches names
+		// case insensitively; both must be refused.
+		{"duplicate title", jsonType, []byte(`{"title":"a","title":"b"}`),
+			400, "duplicate_field"},
+		{"duplicate title spelt with an escape", jsonType,
+			[]byte(`{"title":"a","t\u0069tle":"b"}`),
+			400, "duplicate_field"},
+		{"upper-case key", jsonType, []byte(`{"TITLE":"x"}`),
+			400, "unknown_field"},
+		{"capitalised key", jsonType, []byte(`{"Title":"x"}`),
+			400, "unknown_field"},
+		{"title and Title", jsonType, []byte(`{"title":"a","Title":"b"}`),
+			400, "unknown_field"},
 	}
 }
 
@@ -495,6 +521,240 @@ func TestListPosts_invalidLimit(t *testing.T) {
 				nil)
 
 			checkError(t, res, http.StatusBadRequest, "invalid_limit")
+		})
+	}
+}
+
+// TestPostRoutes_pathTricks sends a valid post to paths that mux used to
+// clean and answer with an empty 301 redirect, or match after decoding.
+// Each gets the JSON 404 and stores nothing.
+func TestPostRoutes_pathTricks(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+
+	paths := []string{
+		"/posts/../posts/create",
+		"/posts/./create",
+		"/posts/%2e%2e/posts/create",
+		"/posts/%2E%2E/posts/create",
+		"//posts/create",
+		"//posts",
+		"/posts//create",
+		"/posts/create/",
+		"/posts/",
+		"/./posts",
+		"/posts%2Fcreate",
+		"/posts/%63reate",
+		"/%70osts",
+	}
+	for _, path := range paths {
+		for _, method := range []string{http.MethodPost, http.MethodGet} {
+			t.Run(method+" "+path, func(t *testing.T) {
+				res := send(t, method, srv.url+path, jsonType,
+					titleBody("a valid title"))
+
+				checkError(t, res, http.StatusNotFound, "not_found")
+				if loc := res.header.Get("Location"); loc != "" {
+					t.Errorf("Location = %q, want no redirect", loc)
+				}
+				checkNothingStored(t, srv.pool)
+			})
+		}
+	}
+}
+
+func TestPostRoutes_head(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t)
+
+	cases := []struct {
+		path   string
+		status int
+	}{
+		{"/posts", http.StatusOK},
+		{"/posts?limit=2", http.StatusOK},
+		{"/posts?limit=0", http.StatusBadRequest},
+		{"/posts/create", http.StatusMethodNotAllowed},
+		{"/healthz", http.StatusOK},
+		{"//posts", http.StatusNotFound},
+	}
+	for _, tc := range cases {
+		t.Run(tc.path, func(t *testing.T) {
+			res := send(t, http.MethodHead, srv.url+tc.path, "", nil)
+
+			if res.status != tc.status {
+				t.Errorf("status = %d, want %d", res.status, tc.status)
+			}
+			if ct := res.header.Get("Content-Type"); ct != jsonType {
+				t.Errorf("Content-Type = %q, want %q", ct, jsonType)
+			}
+			if len(res.body) != 0 {
+				t.Errorf("body = %q, want none for HEAD", res.body)
+			}
+			checkNothingStored(t, srv.pool)
+		})
+	}
+}
+
+type requestKey struct{}
+
+// gatedStore holds each Create until the client of its request has gone
+// away, so the write always runs after the disconnect, and records the
+// context the write got.
+type gatedStore struct {
+	*posts.Store
+	mu       sync.Mutex
+	ctxErr   error
+	deadline time.Duration
+}
+
+func (g *gatedStore) Create(ctx context.Context, title string) (posts.Post, error) {
+	req, _ := ctx.Value(requestKey{}).(context.Context)
+	if req == nil {
+		return posts.Post{}, errors.New("the write lost the request's values")
+	}
+
+	select {
+	case <-req.Done():
+	case <-time.After(5 * time.Second):
+		return posts.Post{}, errors.New("the client never went away")
+	}
+
+	g.mu.Lock()
+	g.ctxErr = ctx.Err()
+	if d, ok := ctx.Deadline(); ok {
+		g.deadline = time.Until(d)
+	}
+	g.mu.Unlock()
+
+	return g.Store.Create(ctx, title)
+}
+
+// logRecorder is a slog.Handler that keeps every record.
+type logRecorder struct {
+	mu      sync.Mutex
+	records []slog.Record
+}
+
+func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+
+func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.records = append(l.records, r)
+	return nil
+}
+
+func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return l }
+
+func (l *logRecorder) WithGroup(string) slog.Handler { return l }
+
+// levels returns the level of each record and the highest.
+func (l *logRecorder) levels() (all []string, highest slog.Level) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+
+	highest = slog.LevelDebug
+	for _, r := range l.records {
+		all = append(all, r.Level.String()+" "+r.Message)
+		highest = max(highest, r.Level)
+	}
+
+	return all, highest
+}
+
+// TestCreatePost_clientGoesAway sends a valid post on a raw connection,
+// then closes the sending side or the whole connection before the store
+// write starts. The post is stored once and published, a client that is
+// still reading gets 201, and nothing is logged above INFO. Not parallel:
+// it replaces the default logger.
+func TestCreatePost_clientGoesAway(t *testing.T) {
+	for _, mode := range []string{"half-close", "close"} {
+		t.Run(mode, func(t *testing.T) {
+			logs := &logRecorder{}
+			old := slog.Default()
+			slog.SetDefault(slog.New(logs))
+			t.Cleanup(func() { slog.SetDefault(old) })
+
+			pool := dbtest.New(t)
+			inner, err := posts.NewStore(pool, event.TopicPosts)
+			if err != nil {
+				t.Fatalf("new store: %v", err)
+			}
+			store := &gatedStore{Store: inner}
+			router := httpapi.NewRouter()
+			httpport.Register(router, store)
+
+			served := make(chan struct{}, 1)
+			srv := httptest.NewServer(http.HandlerFunc(
+				func(w http.ResponseWriter, r *http.Request) {
+					ctx := context.WithValue(r.Context(), requestKey{},
+						r.Context())
+					router.ServeHTTP(w, r.WithContext(ctx))
+					served <- struct{}{}
+				}))
+			t.Cleanup(srv.Close)
+
+			conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatalf("dial: %v", err)
+			}
+			defer conn.Close()
+
+			body := titleBody("Sent and gone")
+			_, err = fmt.Fprintf(conn, "POST /posts HTTP/1.1\r\n"+
+				"Host: posts.com\r\nContent-Type: application/json\r\n"+
+				"Content-Length: %d\r\n\r\n%s", len(body), body)
+			if err != nil {
+				t.Fatalf("write request: %v", err)
+			}
+
+			if mode == "half-close" {
+				if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+					t.Fatalf("close the sending side: %v", err)
+				}
+				conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+				res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+				if err != nil {
+					t.Fatalf("read response: %v", err)
+				}
+				out, err := io.ReadAll(res.Body)
+				if err != nil {
+					t.Fatalf("read response body: %v", err)
+				}
+				checkCreated(t, pool, response{status: res.StatusCode,
+					header: res.Header, body: out}, "Sent and gone")
+			} else {
+				conn.Close()
+			}
+
+			select {
+			case <-served:
+			case <-time.After(20 * time.Second):
+				t.Fatal("the handler did not finish")
+			}
+
+			if n := dbtest.Count(t, pool, "posts"); n != 1 {
+				t.Errorf("posts has %d rows, want 1", n)
+			}
+			if n := dbtest.Count(t, pool, "outbox"); n != 1 {
+				t.Errorf("outbox has %d rows, want 1", n)
+			}
+
+			store.mu.Lock()
+			if store.ctxErr != nil {
+				t.Errorf("the write's context was done: %v", store.ctxErr)
+			}
+			if store.deadline <= 0 || store.deadline > httpapi.WriteTimeout {
+				t.Errorf("the write's deadline was %s away, want within %s",
+					store.deadline, httpapi.WriteTimeout)
+			}
+			store.mu.Unlock()
+
+			all, highest := logs.levels()
+			if highest > slog.LevelInfo {
+				t.Errorf("logged above INFO: %q", all)
+			}
 		})
 	}
 }
