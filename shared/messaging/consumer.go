@@ -87,6 +87,11 @@ type ConsumerConfig struct {
 	// to the dead-letter topic.
 	Retries      int
 	RetryBackoff time.Duration
+	// UnassignedTimeout is how long a partition of Topics may stay without
+	// an owner while the group is stable before the consumer leaves the
+	// group and joins it again; 10 s if zero. Keep it above 5 s, the
+	// interval at which kafka-go v0.4.51 looks for new partitions.
+	UnassignedTimeout time.Duration
 }
 
 // Writer publishes records; *kafka.Writer implements it.
@@ -100,14 +105,20 @@ type Writer interface {
 // events but never skips them. A batch that fails is applied again one
 // event at a time, so a bad event is retried, then dead-lettered, and the
 // events after it on its partition are still applied.
+//
+// The consumer also checks that its group assigns every partition of its
+// topics, and leaves and rejoins the group when one stays unassigned,
+// since kafka-go's reader does not recover from that by itself (see
+// watchAssignment).
 type Consumer struct {
 	cfg    ConsumerConfig
-	reader *kafka.Reader
+	client *kafka.Client
 	known  map[string]bool
 }
 
-// NewConsumer validates cfg and creates the group reader. A new group
-// starts at the earliest offset of every partition.
+// NewConsumer validates cfg and returns a consumer that joins its group
+// when Run starts. A new group starts at the earliest offset of every
+// partition.
 func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 	switch {
 	case len(cfg.Brokers) == 0, cfg.GroupID == "", len(cfg.Topics) == 0:
@@ -128,6 +139,9 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 	if cfg.RetryBackoff <= 0 {
 		cfg.RetryBackoff = 200 * time.Millisecond
 	}
+	if cfg.UnassignedTimeout <= 0 {
+		cfg.UnassignedTimeout = 10 * time.Second
+	}
 
 	if cfg.ClientID == "" {
 		cfg.ClientID = DefaultClientID(cfg.GroupID)
@@ -138,13 +152,19 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 		known[t] = true
 	}
 
-	c := &Consumer{cfg: cfg, known: known}
-	c.reader = kafka.NewReader(kafka.ReaderConfig{
-		Brokers:     cfg.Brokers,
-		GroupID:     cfg.GroupID,
-		GroupTopics: cfg.Topics,
+	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second}
+
+	return &Consumer{cfg: cfg, client: client, known: known}, nil
+}
+
+// newReader creates a group reader, which joins the group at once.
+func (c *Consumer) newReader() *kafka.Reader {
+	return kafka.NewReader(kafka.ReaderConfig{
+		Brokers:     c.cfg.Brokers,
+		GroupID:     c.cfg.GroupID,
+		GroupTopics: c.cfg.Topics,
 		Dialer: &kafka.Dialer{
-			ClientID:  cfg.ClientID,
+			ClientID:  c.cfg.ClientID,
 			Timeout:   10 * time.Second,
 			DualStack: true,
 		},
@@ -153,7 +173,7 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 		MinBytes:              1,
 		MaxBytes:              8 << 20,
 		MaxWait:               250 * time.Millisecond,
-		QueueCapacity:         cfg.MaxBatch * 2,
+		QueueCapacity:         c.cfg.MaxBatch * 2,
 		HeartbeatInterval:     time.Second,
 		SessionTimeout:        10 * time.Second,
 		RebalanceTimeout:      10 * time.Second,
@@ -163,8 +183,6 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 		ReadBackoffMax:        500 * time.Millisecond,
 		ErrorLogger:           kafka.LoggerFunc(c.logReaderError),
 	})
-
-	return c, nil
 }
 
 // DefaultClientID returns a client id unique to this process: the group,
@@ -190,35 +208,90 @@ func (c *Consumer) logReaderError(msg string, args ...any) {
 
 // Run consumes until ctx is cancelled. The batch in progress at
 // cancellation is finished and committed, then the reader leaves the
-// group. Run returns nil on shutdown and an error only if the reader
-// cannot go on.
+// group. When a partition of the consumer's topics stays unassigned for
+// UnassignedTimeout, Run finishes its batch the same way and joins the
+// group again with a new reader. Run returns nil on shutdown and an error
+// only if the reader cannot go on.
 func (c *Consumer) Run(ctx context.Context) error {
 	slog.InfoContext(ctx, "consumer started",
 		"group", c.cfg.GroupID, "topics", c.cfg.Topics)
+
+	for {
+		rejoin, err := c.runReader(ctx)
+		if err != nil {
+			return err
+		}
+		if !rejoin {
+			break
+		}
+	}
+
+	slog.InfoContext(ctx, "consumer stopped", "group", c.cfg.GroupID)
+	return nil
+}
+
+// runReader consumes with one group reader until ctx is cancelled or
+// watchAssignment requests a rejoin, and reports whether it did.
+func (c *Consumer) runReader(ctx context.Context) (rejoin bool, err error) {
+	reader := c.newReader()
+
+	// Closing the reader leaves the group, after the last commit.
+	defer func() {
+		if err := reader.Close(); err != nil {
+			slog.Warn("close kafka reader", "group", c.cfg.GroupID, "error", err)
+		}
+	}()
 
 	// One goroutine fetches and decodes the next batch while this one
 	// applies the current batch, so JSON decoding overlaps database work.
 	// A prepared batch that is never applied is not committed either, so
 	// it is delivered again.
 	fetchCtx, stopFetching := context.WithCancel(ctx)
+	defer stopFetching()
+
 	batches := make(chan prepared, 1)
 	fetchErr := make(chan error, 1)
 	go func() {
 		defer close(batches)
-		fetchErr <- c.prepareBatches(fetchCtx, batches)
+		fetchErr <- c.prepareBatches(fetchCtx, reader, batches)
 	}()
 
-	// Closing the reader leaves the group, after the last commit.
-	defer func() {
-		if err := c.reader.Close(); err != nil {
-			slog.Warn("close kafka reader", "group", c.cfg.GroupID, "error", err)
+	watched := make(chan bool, 1)
+	go func() {
+		rejoin := c.watchAssignment(fetchCtx)
+		if rejoin {
+			stopFetching()
 		}
+		watched <- rejoin
 	}()
 
+	c.applyBatches(ctx, reader, batches)
+
+	stopFetching()
+	for range batches {
+		// Drop what was prepared but not applied; it is not committed.
+	}
+
+	// A fetch cancelled for shutdown or for a rejoin is no failure.
+	rejoin = <-watched
+	if err := <-fetchErr; err != nil && ctx.Err() == nil && !rejoin {
+		return false, fmt.Errorf("fetch from %v: %w", c.cfg.Topics, err)
+	}
+
+	return rejoin && ctx.Err() == nil, nil
+}
+
+// applyBatches applies and commits batches until the channel is closed or
+// ctx is cancelled.
+func (c *Consumer) applyBatches(
+	ctx context.Context,
+	reader *kafka.Reader,
+	batches <-chan prepared,
+) {
 	for b := range batches {
 		start := time.Now()
 		done := c.process(ctx, b)
-		if err := c.commit(done); err != nil {
+		if err := commit(reader, done); err != nil {
 			slog.WarnContext(ctx, "commit offsets; the events will be "+
 				"delivered again", "group", c.cfg.GroupID, "error", err)
 		}
@@ -227,21 +300,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 
 		// Only shutdown leaves a batch unfinished.
 		if len(done) < len(b.items) || ctx.Err() != nil {
-			break
+			return
 		}
 	}
-
-	stopFetching()
-	for range batches {
-		// Drop what was prepared but not applied; it is not committed.
-	}
-
-	if err := <-fetchErr; err != nil && ctx.Err() == nil {
-		return fmt.Errorf("fetch from %v: %w", c.cfg.Topics, err)
-	}
-
-	slog.InfoContext(ctx, "consumer stopped", "group", c.cfg.GroupID)
-	return nil
 }
 
 // prepared is a fetched batch with each message classified.
@@ -252,9 +313,13 @@ type prepared struct {
 
 // prepareBatches fetches and classifies batches into out until ctx is
 // cancelled or the reader fails.
-func (c *Consumer) prepareBatches(ctx context.Context, out chan<- prepared) error {
+func (c *Consumer) prepareBatches(
+	ctx context.Context,
+	reader *kafka.Reader,
+	out chan<- prepared,
+) error {
 	for {
-		batch, err := c.fetchBatch(ctx)
+		batch, err := c.fetchBatch(ctx, reader)
 		var kerr kafka.Error
 		if errors.As(err, &kerr) && kerr.Temporary() && ctx.Err() == nil {
 			// The reader reports a failed group join, for example while a
@@ -286,8 +351,11 @@ func (c *Consumer) prepareBatches(ctx context.Context, out chan<- prepared) erro
 // fetchBatch blocks for the first message, then takes more for up to
 // Linger. A message is removed from the reader's queue only when returned,
 // so a cancelled fetch loses nothing.
-func (c *Consumer) fetchBatch(ctx context.Context) ([]kafka.Message, error) {
-	first, err := c.reader.FetchMessage(ctx)
+func (c *Consumer) fetchBatch(
+	ctx context.Context,
+	reader *kafka.Reader,
+) ([]kafka.Message, error) {
+	first, err := reader.FetchMessage(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -297,8 +365,15 @@ func (c *Consumer) fetchBatch(ctx context.Context) ([]kafka.Message, error) {
 	defer cancel()
 
 	for len(batch) < c.cfg.MaxBatch {
-		m, err := c.reader.FetchMessage(linger)
+		m, err := reader.FetchMessage(linger)
 		if err != nil {
+			// The end of Linger ends the batch. Any other error comes from
+			// a partition reader, which retries on its own, so the batch
+			// so far is still applied.
+			if linger.Err() == nil {
+				slog.WarnContext(ctx, "fetch of more events for a batch failed",
+					"group", c.cfg.GroupID, "error", err)
+			}
 			break
 		}
 		batch = append(batch, m)
@@ -307,7 +382,7 @@ func (c *Consumer) fetchBatch(ctx context.Context) ([]kafka.Message, error) {
 	return batch, nil
 }
 
-func (c *Consumer) commit(msgs []kafka.Message) error {
+func commit(reader *kafka.Reader, msgs []kafka.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
@@ -316,5 +391,5 @@ func (c *Consumer) commit(msgs []kafka.Message) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 
-	return c.reader.CommitMessages(ctx, msgs...)
+	return reader.CommitMessages(ctx, msgs...)
 }

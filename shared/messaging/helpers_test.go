@@ -151,7 +151,14 @@ func (f *fixture) config() messaging.ConsumerConfig {
 func (f *fixture) startConsumer(t testing.TB) (stop func()) {
 	t.Helper()
 
-	c, err := messaging.NewConsumer(f.config())
+	return startConsumerWith(t, f.config())
+}
+
+// startConsumerWith runs a consumer built from cfg, as startConsumer does.
+func startConsumerWith(t testing.TB, cfg messaging.ConsumerConfig) (stop func()) {
+	t.Helper()
+
+	c, err := messaging.NewConsumer(cfg)
 	if err != nil {
 		t.Fatalf("NewConsumer: %v", err)
 	}
