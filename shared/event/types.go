@@ -2,9 +2,20 @@ package event
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
+)
+
+// Limits on the text an event carries, in Unicode code points. They match
+// what the HTTP API accepts, so only a forged or corrupt event exceeds
+// them, and every consumer rejects it alike.
+const (
+	MaxTitleLength   = 200
+	MaxContentLength = 2000
 )
 
 // PostCreated is the data of a PostCreated event on blog.posts.
@@ -23,7 +34,7 @@ func (p *PostCreated) Validate() error {
 		return errors.New("missing title")
 	}
 
-	return nil
+	return validateText("title", p.Title, MaxTitleLength)
 }
 
 // CommentCreated is the data of a CommentCreated event on blog.comments.
@@ -38,7 +49,11 @@ type CommentCreated struct {
 
 // Validate checks the fields a consumer relies on.
 func (c *CommentCreated) Validate() error {
-	return validateComment(c.ID, c.PostID, c.Status, c.Version)
+	if err := validateComment(c.ID, c.PostID, c.Status, c.Version); err != nil {
+		return err
+	}
+
+	return validateText("content", c.Content, MaxContentLength)
 }
 
 // CommentModerated is the data of a CommentModerated event on
@@ -73,7 +88,30 @@ type CommentUpdated struct {
 
 // Validate checks the fields a consumer relies on.
 func (c *CommentUpdated) Validate() error {
-	return validateComment(c.ID, c.PostID, c.Status, c.Version)
+	if err := validateComment(c.ID, c.PostID, c.Status, c.Version); err != nil {
+		return err
+	}
+
+	return validateText("content", c.Content, MaxContentLength)
+}
+
+// validateText rejects text that the HTTP API would never have accepted
+// and that PostgreSQL cannot store: invalid UTF-8, a NUL character, or
+// more than max code points.
+func validateText(field, text string, max int) error {
+	switch {
+	case !utf8.ValidString(text):
+		return fmt.Errorf("%s is not valid UTF-8", field)
+	case strings.ContainsRune(text, 0):
+		return fmt.Errorf("%s contains a NUL character", field)
+	}
+
+	if n := utf8.RuneCountInString(text); n > max {
+		return fmt.Errorf("%s is %d characters long; the maximum is %d",
+			field, n, max)
+	}
+
+	return nil
 }
 
 func validateComment(id, postID uuid.UUID, status string, version int) error {

@@ -22,7 +22,7 @@ import (
 const Producer = "comments-svc"
 
 // MaxContentLength is the longest comment in Unicode code points.
-const MaxContentLength = 2000
+const MaxContentLength = event.MaxContentLength
 
 // ErrUnknownPost is returned by Create for a post id that no PostCreated
 // event has announced.

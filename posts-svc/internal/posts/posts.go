@@ -21,7 +21,7 @@ import (
 const Producer = "posts-svc"
 
 // MaxTitleLength is the longest title in Unicode code points.
-const MaxTitleLength = 200
+const MaxTitleLength = event.MaxTitleLength
 
 // Post is a blog post.
 type Post struct {
