@@ -168,10 +168,40 @@ type ledger struct {
 	// statuses counts responses by request kind and status.
 	statuses map[string]int
 	failed   []string
+	// unsure counts, by title or comment text, the requests that got no
+	// answer (a connection error or a proxy's 502 to 504): the service may
+	// have stored them, as with a client timeout on a real cluster.
+	unsure map[string]int
 }
 
 type expectedComment struct {
 	postID, content, status string
+}
+
+// noteUnsure records a request body whose outcome the client never
+// learned.
+func (l *ledger) noteUnsure(body any) {
+	fields, ok := body.(map[string]string)
+	if !ok {
+		return
+	}
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, text := range fields {
+		l.unsure[text]++
+	}
+}
+
+// explainedByUnsure reports whether text matches a request that got no
+// answer and is not yet used to explain another item, and uses it up.
+func (l *ledger) explainedByUnsure(text string) bool {
+	if l.unsure[text] == 0 {
+		return false
+	}
+
+	l.unsure[text]--
+	return true
 }
 
 func (l *ledger) count(kind string, status int) {
@@ -192,6 +222,9 @@ func (l *ledger) send(ctx context.Context, client *http.Client, kind, url string
 
 		resp, err := client.Do(req)
 		status := 0
+		if err != nil || (resp.StatusCode >= 502 && resp.StatusCode <= 504) {
+			l.noteUnsure(body(attempt))
+		}
 		if err == nil {
 			status = resp.StatusCode
 			if status/100 == 2 {
@@ -294,7 +327,7 @@ func TestRollout_losesAndDuplicatesNothing(t *testing.T) {
 	}
 
 	l := &ledger{posts: map[string]string{}, comments: map[string]expectedComment{},
-		statuses: map[string]int{}}
+		statuses: map[string]int{}, unsure: map[string]int{}}
 	budget := make(chan struct{}, maxPosts)
 	for range maxPosts {
 		budget <- struct{}{}
@@ -424,7 +457,7 @@ func checkReadModel(t *testing.T, l *ledger, posts []readPost) {
 	seenComments := map[string]int{}
 	for _, p := range posts {
 		seenPosts[p.ID]++
-		if _, ok := l.posts[p.ID]; !ok {
+		if _, ok := l.posts[p.ID]; !ok && !l.explainedByUnsure(p.Title) {
 			t.Errorf("post %s (%q) is in the read model, but no client "+
 				"was told it was accepted", p.ID, p.Title)
 		}
@@ -432,6 +465,9 @@ func checkReadModel(t *testing.T, l *ledger, posts []readPost) {
 			seenComments[cm.ID]++
 			want, ok := l.comments[cm.ID]
 			switch {
+			case !ok && l.explainedByUnsure(cm.Content):
+				t.Logf("comment %s is in the read model after a request for "+
+					"it got no answer", cm.ID)
 			case !ok:
 				t.Errorf("comment %s is in the read model, but no client was "+
 					"told it was accepted", cm.ID)
