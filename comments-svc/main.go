@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"syscall"
@@ -91,6 +92,18 @@ func run() error {
 	httpport.Register(router, store, catchUp, postWait)
 
 	return service.Run(ctx, cfg.HTTPAddr, router, cfg.ShutdownTimeout,
-		[]service.Worker{{Name: "posts and moderation consumer", Run: consumer.Run}},
+		[]service.Worker{
+			{Name: "posts and moderation consumer", Run: consumer.Run},
+			{Name: "lag monitor", Run: lagOnly(client, group, consumer.ClientID(),
+				[]string{deps.Topics.Posts, deps.Topics.Moderation}).Run},
+		},
 		[]service.Worker{relay})
+}
+
+// lagOnly returns a monitor that exports the consumer group's lag as the
+// consumer_lag_events gauge. Its readiness check is not used: a backlog
+// of posts or verdicts must not stop comments-svc from taking comments.
+func lagOnly(client *kafka.Client, group, clientID string, topics []string) *messaging.LagMonitor {
+	return messaging.NewLagMonitor(client, group, clientID, topics,
+		math.MaxInt64, 5*time.Second)
 }
