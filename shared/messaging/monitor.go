@@ -22,7 +22,9 @@ var lagGauge = promauto.NewGaugeVec(prometheus.GaugeOpts{
 // LagMonitor polls a consumer group's lag, exports it as the
 // consumer_lag_events gauge, and serves as a readiness check: ready once
 // this process's member has joined the group and the group's total lag is
-// at most MaxLag.
+// at most MaxLag. After that first catch-up it stays ready, so a burst of
+// events, a rebalance or a broker restart does not take the only replica
+// out of service while it still serves the read model it has.
 type LagMonitor struct {
 	client   *kafka.Client
 	group    string
@@ -31,8 +33,9 @@ type LagMonitor struct {
 	maxLag   int64
 	interval time.Duration
 
-	mu   sync.Mutex
-	last error
+	mu       sync.Mutex
+	last     error
+	caughtUp bool
 }
 
 // NewLagMonitor returns a monitor for the consumer whose reader uses
@@ -63,14 +66,34 @@ func (m *LagMonitor) Run(ctx context.Context) error {
 			return nil
 		}
 
-		m.mu.Lock()
-		m.last = err
-		m.mu.Unlock()
+		m.record(err)
 
 		if !sleep(ctx, m.interval) {
 			return nil
 		}
 	}
+}
+
+// record keeps the outcome of one poll for Check. Until the first poll
+// without error it keeps the error; after that, Check reports ready.
+func (m *LagMonitor) record(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+
+	if err == nil {
+		m.caughtUp = true
+	}
+
+	if m.caughtUp {
+		if err != nil {
+			slog.Debug("consumer behind after its first catch-up",
+				"group", m.group, "reason", err)
+		}
+		m.last = nil
+		return
+	}
+
+	m.last = err
 }
 
 // Check returns the reason this instance is not ready, or nil.

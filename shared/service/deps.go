@@ -68,14 +68,14 @@ func Open(ctx context.Context, cfg config.Common, migrations fs.FS) (*Deps, erro
 	}, nil
 }
 
-// Checks returns the readiness checks for the database and the broker.
+// Checks returns the readiness checks every service shares: the
+// database. A broker outage does not make a service unready, because
+// writes wait in the outbox and reads come from PostgreSQL; the relay and
+// consumers retry until the broker is back.
 func (d *Deps) Checks() []httpapi.Check {
 	return []httpapi.Check{
 		{Name: "postgres", Check: func(ctx context.Context) error {
 			return d.Pool.Ping(ctx)
-		}},
-		{Name: "kafka", Check: func(ctx context.Context) error {
-			return messaging.CheckBroker(ctx, d.cfg.Brokers)
 		}},
 	}
 }

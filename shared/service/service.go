@@ -54,7 +54,10 @@ func Run(
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       60 * time.Second,
+		// Longer than the 60 s for which ingress-nginx keeps an idle
+		// upstream connection, so the proxy closes it first and never
+		// sends a request on a connection the service is closing.
+		IdleTimeout: 120 * time.Second,
 	}
 
 	failed := make(chan error, 1+len(consumers)+len(relays))
