@@ -197,6 +197,14 @@ func TestGoServices_probePaths(t *testing.T) {
 						w.probe.HTTPGet.Path, w.path)
 				}
 			}
+
+			// A startup probe on /readyz would kill query-svc during a
+			// long replay, which keeps it unready until it caught up.
+			if p := c.StartupProbe; p != nil &&
+				(p.HTTPGet == nil || p.HTTPGet.Path != "/healthz") {
+				t.Errorf("%s: startup probe %+v, want HTTP GET /healthz",
+					image, p.ProbeHandler)
+			}
 		}
 	}
 }
@@ -570,5 +578,31 @@ func checkKafkaImageVersion(t *testing.T, kafka Workload) {
 	want := "apache/kafka:" + string(m[1])
 	if got := kafka.Template.Spec.Containers[0].Image; got != want {
 		t.Errorf("kafka image %s, want %s, the version the tests run", got, want)
+	}
+}
+
+// TestRebuildJob_runsRebuildOnly checks the Job's command statically: the
+// image's entrypoint with the single argument rebuild. Without it the Job
+// would start a second query-svc server that joins the consumer group
+// and never completes.
+func TestRebuildJob_runsRebuildOnly(t *testing.T) {
+	t.Parallel()
+
+	job, ok := defaultWithJobs(t).Workload("query-rebuild")
+	if !ok {
+		t.Fatal("no Job query-rebuild in k8s/jobs")
+	}
+
+	containers := job.Template.Spec.Containers
+	if len(containers) != 1 {
+		t.Fatalf("Job has %d containers, want 1", len(containers))
+	}
+
+	c := containers[0]
+	if len(c.Command) != 0 {
+		t.Errorf("Job command = %q, want the image's entrypoint", c.Command)
+	}
+	if !slices.Equal(c.Args, []string{"rebuild"}) {
+		t.Errorf("Job args = %q, want [rebuild]", c.Args)
 	}
 }
