@@ -88,7 +88,11 @@ func TestPostgresInit_givesEachRoleOnlyItsDatabase(t *testing.T) {
 
 	set := loadSet(t, defaultGlobs...)
 	port := startPrivatePostgres(t)
+	// A second run, as after a password change or a first start cut
+	// short, must succeed and leave the same result.
 	runInitScripts(t, set, port)
+	runInitScripts(t, set, port)
+	checkRoleAttributes(t, set, port)
 
 	urls := serviceDatabaseURLs(t, set)
 	var databases []string
@@ -118,6 +122,43 @@ func TestPostgresInit_givesEachRoleOnlyItsDatabase(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkRoleAttributes checks that each service role can log in and has
+// no attribute beyond that: no superuser, CREATEDB, CREATEROLE,
+// REPLICATION or BYPASSRLS, any of which reaches past its own database.
+func checkRoleAttributes(t *testing.T, set Set, port int) {
+	t.Helper()
+
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	admin := "postgres://postgres@127.0.0.1:" + strconv.Itoa(port) +
+		"/postgres?sslmode=disable"
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatalf("connect as admin: %v", err)
+	}
+	defer conn.Close(ctx)
+
+	for image, u := range serviceDatabaseURLs(t, set) {
+		role := u.User.Username()
+		var login, super, createDB, createRole, replication, bypassRLS bool
+		err := conn.QueryRow(ctx, `SELECT rolcanlogin, rolsuper,
+			rolcreatedb, rolcreaterole, rolreplication, rolbypassrls
+			FROM pg_roles WHERE rolname = $1`, role).Scan(&login, &super,
+			&createDB, &createRole, &replication, &bypassRLS)
+		if err != nil {
+			t.Errorf("%s: read attributes of role %s: %v", image, role, err)
+			continue
+		}
+
+		if !login || super || createDB || createRole || replication || bypassRLS {
+			t.Errorf("%s: role %s has login=%t superuser=%t createdb=%t "+
+				"createrole=%t replication=%t bypassrls=%t; want login only",
+				image, role, login, super, createDB, createRole,
+				replication, bypassRLS)
+		}
 	}
 }
 
