@@ -22,6 +22,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/kafkablog/blog/query-svc/internal/httpport"
+	"github.com/kafkablog/blog/query-svc/internal/live"
 	"github.com/kafkablog/blog/query-svc/internal/readmodel"
 	"github.com/kafkablog/blog/query-svc/internal/rebuild"
 	"github.com/kafkablog/blog/query-svc/migrations"
@@ -139,12 +140,24 @@ func serve(ctx context.Context, cfg settings) error {
 		Name: "consumer", Check: monitor.Check,
 	})
 	router := httpapi.NewRouter(checks...)
-	httpport.Register(router, readmodel.NewReader(deps.Pool))
+	hub := live.NewHub()
+	httpport.Register(router, readmodel.NewReader(deps.Pool),
+		live.StreamHandler(hub))
+
+	// Open event streams would hold the HTTP shutdown until its timeout,
+	// so they end as soon as the shutdown begins.
+	go func() {
+		<-ctx.Done()
+		hub.Close()
+	}()
 
 	return service.Run(ctx, cfg.HTTPAddr, router, cfg.ShutdownTimeout,
 		[]service.Worker{
 			{Name: "posts and comments consumer", Run: consumer.Run},
 			{Name: "lag monitor", Run: monitor.Run},
+			{Name: "read-model notifications", Run: func(ctx context.Context) error {
+				return live.Listen(ctx, deps.Pool, hub)
+			}},
 		}, nil)
 }
 

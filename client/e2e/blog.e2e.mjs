@@ -82,6 +82,13 @@ async function main() {
 async function runSteps(page) {
   const title = `E2E post ${new Date().toISOString()} ${randomSuffix()}`;
   let mainFrameNavigations = 0;
+  // The event stream that pushes read-model changes, as the page opened it.
+  let eventStream = "not opened";
+  page.on("response", (response) => {
+    if (new URL(response.url()).pathname === "/posts/events") {
+      eventStream = `${response.status()} ${response.headers()["content-type"]}`;
+    }
+  });
 
   await step(`open ${blogUrl}`, async () => {
     const response = await page.goto(blogUrl, { waitUntil: "load" });
@@ -156,6 +163,12 @@ async function runSteps(page) {
     if (mainFrameNavigations > 0) {
       throw new Error(`the page navigated ${mainFrameNavigations} time(s)`);
     }
+    if (eventStream !== "200 text/event-stream") {
+      throw new Error(
+        `GET /posts/events: ${eventStream}, want 200 text/event-stream`,
+      );
+    }
+    log(`event stream: ${eventStream}`);
     await screenshot(page, "04-moderated");
   });
 

@@ -23,10 +23,16 @@ type handlers struct {
 	reader Reader
 }
 
-// Register adds GET /posts and GET /posts/{id} to r.
-func Register(r *mux.Router, reader Reader) {
+// Register adds GET /posts and GET /posts/{id} to r, and GET
+// /posts/events, a stream of server-sent events that announces each
+// change of the read model, when events is not nil.
+func Register(r *mux.Router, reader Reader, events http.Handler) {
 	h := handlers{reader: reader}
 	r.Handle("/posts", httpapi.HandlerFunc(h.list)).Methods(http.MethodGet)
+	if events != nil {
+		// Before /posts/{id}, which would take "events" for an id.
+		r.Handle("/posts/events", events).Methods(http.MethodGet)
+	}
 	r.Handle("/posts/{id}", httpapi.HandlerFunc(h.get)).Methods(http.MethodGet)
 }
 

@@ -41,7 +41,7 @@ func newServer(t *testing.T) server {
 
 	pool := dbtest.New(t)
 	router := httpapi.NewRouter()
-	httpport.Register(router, readmodel.NewReader(pool))
+	httpport.Register(router, readmodel.NewReader(pool), nil)
 	srv := httptest.NewServer(router)
 	t.Cleanup(srv.Close)
 

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/kafkablog/blog/query-svc/internal/live"
 	"github.com/kafkablog/blog/shared/event"
 	"github.com/kafkablog/blog/shared/messaging"
 )
@@ -75,11 +76,27 @@ func Apply(ctx context.Context, tx pgx.Tx, recs []messaging.Record) error {
 		}
 	}
 
-	if len(f.posts)+len(f.comments) >= copyThreshold {
-		return f.copy(ctx, tx)
+	if len(f.posts)+len(f.comments) == 0 {
+		return nil
 	}
 
-	return f.upsert(ctx, tx)
+	var err error
+	if len(f.posts)+len(f.comments) >= copyThreshold {
+		err = f.copy(ctx, tx)
+	} else {
+		err = f.upsert(ctx, tx)
+	}
+	if err != nil {
+		return err
+	}
+
+	// PostgreSQL delivers the notification when the transaction commits,
+	// once however many batches notified inside it.
+	if _, err := tx.Exec(ctx, "SELECT pg_notify($1, '')", live.Channel); err != nil {
+		return fmt.Errorf("notify read-model change: %w", err)
+	}
+
+	return nil
 }
 
 func (f *fold) add(env event.Envelope) error {

@@ -1,11 +1,13 @@
 import { queryOptions, useQuery } from "@tanstack/react-query";
 import { z } from "zod";
 
+import { env } from "@/config/env";
 import { apiClient } from "@/lib/api-client";
 import {
   useBackoffPolling,
   type BackoffDelays,
 } from "@/lib/use-backoff-polling";
+import { useEventStream } from "@/lib/use-event-stream";
 import { commentSchema } from "@/types/api";
 
 import {
@@ -60,14 +62,22 @@ export function getPostsQueryOptions() {
   });
 }
 
+/** Server-sent events from the query service, one per read-model change. */
+export const POSTS_EVENTS_URL = `${env.apiUrl}/posts/events`;
+
 /**
- * Returns the cached post list and polls GET /posts with backoff while it
- * is unsettled. Polling stops once every comment is moderated and every
- * just-created entry is listed. It restarts from the first delay whenever
- * the set of unlisted entries changes, as after a new write.
+ * Returns the cached post list. It fetches GET /posts again on each
+ * "changed" event that the query service pushes, and, in case the push
+ * channel is slow or cut, polls with backoff while the list is unsettled.
+ * Polling stops once every comment is moderated and every just-created
+ * entry is listed. It restarts from the first delay whenever the set of
+ * unlisted entries changes, as after a new write.
  */
 export function usePosts(delays: BackoffDelays = POLL_DELAYS) {
   const query = useQuery(getPostsQueryOptions());
+  useEventStream(POSTS_EVENTS_URL, "changed", () => {
+    void query.refetch();
+  });
   useBackoffPolling(
     isUnsettled(query.data),
     query.refetch,
