@@ -1,7 +1,7 @@
-// Package live tells connected browsers when the read model changes. The
-// read model's transactions send a PostgreSQL notification when they
-// commit, so every query-svc replica learns of every change, whichever
-// replica applied it; each replica passes it on to its own subscribers.
+// Package live notifies connected browsers when the read model changes.
+// The read model's transactions send a PostgreSQL notification when they
+// commit, so every query-svc replica receives every change, whichever
+// replica applied it. Each replica passes it on to its own subscribers.
 package live
 
 import (
@@ -61,8 +61,8 @@ func (h *Hub) Publish() {
 	}
 }
 
-// Close tells every subscriber, through Done, to end its stream, as the
-// service shuts down.
+// Close signals every subscriber, through Done, to end its stream, as
+// the service shuts down.
 func (h *Hub) Close() {
 	h.once.Do(func() { close(h.closed) })
 }
