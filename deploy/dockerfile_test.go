@@ -114,7 +114,6 @@ func runs(words string) func(Instruction) bool {
 func TestGoDockerfiles_buildStage(t *testing.T) {
 	t.Parallel()
 
-	modules := workspaceModules(t)
 	for _, s := range goServices(t) {
 		t.Run(s.Image, func(t *testing.T) {
 			dir := path.Dir(s.Dockerfile)
@@ -128,20 +127,41 @@ func TestGoDockerfiles_buildStage(t *testing.T) {
 				t.Fatal("no RUN go mod download")
 			}
 
+			// The image builds in a workspace of exactly the modules the
+			// service compiles, so the others' dependencies stay out.
+			modules := importedModules(t, "./"+dir)
+			if i := indexOf(build, copies("go.work")); i >= 0 {
+				t.Errorf("go.work is copied at instruction %d; the image "+
+					"makes its own workspace of %v", i, modules)
+			}
+			initAt := indexOf(build, runs("go work init"))
+			if initAt < 0 || initAt > download {
+				t.Fatalf("no RUN go work init before go mod download")
+			}
+			var used []string
+			for _, f := range strings.Fields(build.Instructions[initAt].Args)[3:] {
+				used = append(used, path.Clean(f))
+			}
+			slices.Sort(used)
+			if !slices.Equal(used, modules) {
+				t.Errorf("go work init uses %v, want the modules %s compiles: %v",
+					used, dir, modules)
+			}
+
 			// Module files come first, so their layer survives source edits.
 			for _, m := range modules {
 				files := []string{m + "/go.mod"}
 				if _, err := os.Stat(filepath.Join(repoRoot, m, "go.sum")); err == nil {
 					files = append(files, m+"/go.sum")
 				}
-				for _, f := range append(files, "go.work", "go.work.sum") {
+				for _, f := range files {
 					i := indexOf(build, copies(f))
 					if i < 0 {
-						t.Errorf("%s is not copied, but go.work needs it", f)
+						t.Errorf("%s is not copied, but the workspace needs it", f)
 						continue
 					}
-					if i > download {
-						t.Errorf("%s is copied after go mod download", f)
+					if i > initAt {
+						t.Errorf("%s is copied after go work init", f)
 					}
 				}
 			}

@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -258,7 +259,7 @@ func serviceBinaries(t testing.TB) map[string]string {
 
 		for _, s := range services {
 			out := filepath.Join(dir, s.Image)
-			if err := goBuildLike(s.Build, out); err != nil {
+			if err := buildInContext(s, out); err != nil {
 				buildErrors = fmt.Errorf("%s: %w", s.Dockerfile, err)
 				return
 			}
@@ -272,13 +273,94 @@ func serviceBinaries(t testing.TB) map[string]string {
 	return builtPaths
 }
 
-// goBuildLike runs b in the repository root with its environment and
-// flags, writing the binary to out.
-func goBuildLike(b goBuild, out string) error {
+// buildInContext builds s the way its Dockerfile's first stage does: in
+// a fresh folder that holds only what the stage copies before its go
+// build, after the stage's `go work init`, so a module or file the image
+// lacks fails here too. `go mod download` is left out: the local module
+// cache serves the build. The binary goes to out.
+func buildInContext(s goService, out string) error {
+	dir, err := os.MkdirTemp("", "deploy-context-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	for _, ins := range s.Stages[0].Instructions {
+		switch {
+		case ins.Line >= s.Build.Line:
+			return goBuildLike(s.Build, dir, out)
+		case ins.Command == "COPY" && ins.Flags["from"] == "":
+			srcs, dest := copySources(ins)
+			for _, src := range srcs {
+				if err := copyInto(filepath.Join(repoRoot, src), filepath.Join(dir, dest)); err != nil {
+					return fmt.Errorf("line %d: COPY %s: %w", ins.Line, src, err)
+				}
+			}
+		case ins.Command == "RUN" && strings.HasPrefix(ins.Args, "go work "):
+			cmd := exec.Command("go", strings.Fields(ins.Args)[1:]...)
+			cmd.Dir = dir
+			if output, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("line %d: %s: %w\n%s", ins.Line, ins.Args, err, output)
+			}
+		}
+	}
+
+	return fmt.Errorf("%s: no go build line", s.Dockerfile)
+}
+
+// copyInto copies src, a file or a folder, into the folder dest as COPY
+// does: a file keeps its name, a folder's contents are merged.
+func copyInto(src, dest string) error {
+	info, err := os.Stat(src)
+	if err != nil {
+		return err
+	}
+
+	if !info.IsDir() {
+		return copyFile(src, filepath.Join(dest, filepath.Base(src)))
+	}
+
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dest, rel), 0o755)
+		}
+
+		return copyFile(path, filepath.Join(dest, rel))
+	})
+}
+
+func copyFile(src, dest string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+		return err
+	}
+
+	return os.WriteFile(dest, data, 0o644)
+}
+
+// goBuildLike runs b in dir with its environment and flags, writing the
+// binary to out. GOWORK and GOFLAGS from the caller's environment are
+// dropped, so the folder's own go.work decides.
+func goBuildLike(b goBuild, dir, out string) error {
 	args := slices.Concat([]string{"build"}, b.Flags, []string{"-o", out, b.Package})
 	cmd := exec.CommandContext(context.Background(), "go", args...)
-	cmd.Dir = repoRoot
-	cmd.Env = os.Environ()
+	cmd.Dir = dir
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GOWORK=") && !strings.HasPrefix(kv, "GOFLAGS=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
 	for k, v := range b.Env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
