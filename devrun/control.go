@@ -226,9 +226,8 @@ func (f *flushWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// requestRebuild is the `devrun rebuild` command: it asks the runner
-// started in root to rebuild the read model and copies the progress to
-// out. It fails when no runner is running or the rebuild fails.
+// requestRebuild is the `devrun rebuild` command: it sends a rebuild
+// request to the runner started in root and copies the progress to out. It fails when no runner is running or the rebuild fails.
 func requestRebuild(root string, out io.Writer) error {
 	data, err := os.ReadFile(filepath.Join(root, ".dev", controlFile))
 	if errors.Is(err, os.ErrNotExist) {
@@ -268,7 +267,7 @@ func requestRebuild(root string, out io.Writer) error {
 }
 
 // clean removes .dev/postgres and .dev/kafka under root. It refuses while
-// a devrun answers at the recorded control address or a PostgreSQL
+// a devrun responds at the recorded control address or a PostgreSQL
 // server still runs on .dev/postgres, because removing their data under
 // them loses writes and leaves the server running.
 func clean(root string) error {

@@ -97,8 +97,8 @@ func run() int {
 	return 0
 }
 
-// runRebuildClient asks the running devrun to rebuild the read model and
-// returns the exit code: 0 when query-svc has replayed the log, 1 when
+// runRebuildClient requests a rebuild of the read model from the running
+// devrun and returns the exit code: 0 when query-svc has replayed the log, 1 when
 // the rebuild failed or no devrun runs.
 func runRebuildClient() int {
 	root, err := findRepoRoot()

@@ -208,7 +208,7 @@ func readPostmasterPID(file string) int {
 }
 
 // stopOrphan ends a postmaster whose postmaster.pid is gone, as after
-// `make clean-dev` under a running system: SIGINT asks for a fast
+// `make clean-dev` under a running system: SIGINT requests a fast
 // shutdown, and SIGKILL follows after timeout.
 func (c *pgCluster) stopOrphan(timeout time.Duration) error {
 	if c.pid == 0 || syscall.Kill(c.pid, 0) != nil {

@@ -93,12 +93,12 @@ func newRouter(
 }
 
 // newProxy returns a reverse proxy to the service t at addr. It keeps the
-// request's Host header, as the ingress does, and answers 502 with a JSON
+// request's Host header, as the ingress does, and responds 502 with a JSON
 // error body when the service cannot be reached.
 func newProxy(t target, addr string, log *slog.Logger) http.Handler {
 	upstream := &url.URL{Scheme: "http", Host: addr}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
-	// A service that accepts a request and never answers must not hold
+	// A service that accepts a request and never responds must not hold
 	// the caller forever.
 	transport.ResponseHeaderTimeout = proxyResponseTimeout
 

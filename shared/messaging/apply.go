@@ -23,8 +23,8 @@ const (
 	HeaderDLQOffset    = "dlq-offset"
 	HeaderDLQGroup     = "dlq-group"
 	// HeaderDLQTruncated marks a dead-lettered record whose key, value or
-	// headers were cut to fit; it holds the original value's length and
-	// SHA-256 so the original can be found in the source topic.
+	// headers were cut to fit. It contains the original value's length and
+	// SHA-256, so the original can be found in the source topic.
 	HeaderDLQTruncated = "dlq-truncated"
 )
 

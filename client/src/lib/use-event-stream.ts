@@ -3,7 +3,7 @@ import { useEffect, useRef } from "react";
 /**
  * Listens to the server-sent events at `url` and calls `onEvent` for each
  * event named `eventName`. The browser reconnects by itself after a lost
- * connection, at the delay the server asks for. Where EventSource is
+ * connection, after the delay the server sets. Where EventSource is
  * missing, nothing happens, and callers keep their polling.
  */
 export function useEventStream(

@@ -71,9 +71,9 @@ func splitWords(text string) []string {
 
 // normalize returns text in Unicode compatibility composition (NFKC),
 // which turns fullwidth and other compatibility forms such as "ｏｒａｎｇｅ"
-// into their plain letters, without format characters (category Cf: soft
-// hyphens, zero-width spaces and joiners, direction marks), which render
-// as nothing inside a word.
+// into their plain letters. It also removes format characters (category
+// Cf: soft hyphens, zero-width spaces and joiners, direction marks),
+// because they render as nothing inside a word.
 //
 // NOTE: letters of other scripts that look like Latin ones, such as
 // Cyrillic "о", still differ from the banned word; matching them needs
