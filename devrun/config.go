@@ -27,6 +27,9 @@ type Config struct {
 	PostgresBinDir string
 	// KafkaPort is the TCP port of the embedded broker.
 	KafkaPort int
+	// PortBase is the HTTP port of posts-svc; comments-svc, query-svc and
+	// moderation-svc take the next three.
+	PortBase int
 	// BlogAddr is the listen address of the router.
 	BlogAddr string
 	// LogLevel is the minimum level of the runner's own log records. The
@@ -199,12 +202,18 @@ func loadConfig(lookup func(string) (string, bool)) (Config, error) {
 		PostgresPort:   r.port("DEV_PG_PORT", 5432),
 		PostgresBinDir: pgBin,
 		KafkaPort:      r.port("DEV_KAFKA_PORT", 9092),
+		PortBase:       r.port("DEV_PORT_BASE", 4000),
 		BlogAddr:       r.addr("BLOG_ADDR", "127.0.0.1:8080"),
 		LogLevel:       r.level("LOG_LEVEL"),
 		SkipClient:     r.flag("DEV_SKIP_CLIENT"),
 		ReadyTimeout:   r.duration("DEV_READY_TIMEOUT", 60*time.Second),
 		StopTimeout:    r.duration("DEV_STOP_TIMEOUT", 15*time.Second),
 		TopicPrefix:    prefix,
+	}
+
+	if cfg.PortBase > 65535-len(services)+1 {
+		r.fail("DEV_PORT_BASE", "invalid port %d: the services need it "+
+			"and the next %d ports", cfg.PortBase, len(services)-1)
 	}
 
 	return cfg, errors.Join(r.errs...)

@@ -22,6 +22,9 @@
 //	DEV_PG_BIN         folder with initdb and pg_ctl (default: the newest
 //	                   /usr/lib/postgresql/*/bin, then the PATH)
 //	DEV_KAFKA_PORT     port of the embedded broker (default 9092)
+//	DEV_PORT_BASE      HTTP port of posts-svc; comments-svc, query-svc
+//	                   and moderation-svc take the next three
+//	                   (default 4000)
 //	DEV_SKIP_CLIENT    1 to skip building the client with npm
 //	DEV_READY_TIMEOUT  wait for every /readyz (default 60s)
 //	DEV_STOP_TIMEOUT   wait for each service after SIGTERM before
@@ -66,6 +69,7 @@ func run() int {
 		return 2
 	}
 
+	setPortBase(cfg.PortBase)
 	out := &syncOutput{dst: os.Stdout}
 	logOut := newLineWriter(out, "devrun", prefixWidth)
 	defer logOut.Close()

@@ -23,6 +23,14 @@ type service struct {
 	Database string
 }
 
+// setPortBase gives the services the ports from base on, in the order of
+// services, in place of 4000 to 4003.
+func setPortBase(base int) {
+	for i := range services {
+		services[i].Port = base + i
+	}
+}
+
 // Addr returns the service's HTTP listen address.
 func (s service) Addr() string {
 	return fmt.Sprintf("127.0.0.1:%d", s.Port)

@@ -7,7 +7,8 @@
 #   3. the whole system started with devrun on real Kafka and PostgreSQL,
 #      then the Go end-to-end tests (HTTP and kcat) and the browser test.
 # Environment: TEST_KAFKA_PORT (19092), TEST_PG_PORT (15432),
-# TEST_BLOG_ADDR (127.0.0.1:18080), GO_TEST_FLAGS (extra go test flags).
+# TEST_BLOG_ADDR (127.0.0.1:18080), TEST_PORT_BASE (14000, the first of
+# the four service ports), GO_TEST_FLAGS (extra go test flags).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -16,6 +17,8 @@ cd "$root"
 kafka_port=${TEST_KAFKA_PORT:-19092}
 pg_port=${TEST_PG_PORT:-15432}
 blog_addr=${TEST_BLOG_ADDR:-127.0.0.1:18080}
+# Away from make dev's 4000-4003, so the tests run beside it.
+port_base=${TEST_PORT_BASE:-14000}
 state=$root/.testenv
 system_pid=
 
@@ -73,7 +76,7 @@ npm --prefix client run build
 
 log "starting the whole system on real Kafka and PostgreSQL"
 go build -o "$state/devrun" ./devrun
-BLOG_ADDR=$blog_addr KAFKA_BROKERS=$TEST_KAFKA_BROKERS \
+BLOG_ADDR=$blog_addr DEV_PORT_BASE=$port_base KAFKA_BROKERS=$TEST_KAFKA_BROKERS \
 	DATABASE_URL=$TEST_DATABASE_URL DEV_SKIP_CLIENT=1 \
 	"$state/devrun" >"$state/system.log" 2>&1 &
 system_pid=$!
