@@ -16,8 +16,9 @@ const (
 	retryMillis = 3000
 )
 
-// StreamHandler serves server-sent events: a "changed" event each time the
-// read model changes, and a comment line as a heartbeat. A browser that
+// StreamHandler serves server-sent events: a "changed" event when the
+// stream opens and each time the read model changes, and a comment line
+// as a heartbeat. A browser that
 // receives "changed" fetches GET /posts again. The stream ends when the
 // client leaves or the hub closes.
 func StreamHandler(hub *Hub) http.Handler {
@@ -40,7 +41,8 @@ func StreamHandler(hub *Hub) http.Handler {
 		// write gets its own deadline instead.
 		send := func(text string) bool {
 			if err := rc.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
-				slog.DebugContext(r.Context(), "set stream write deadline",
+				// The server's WriteTimeout would then end the stream.
+				slog.WarnContext(r.Context(), "set stream write deadline",
 					"error", err)
 			}
 			if _, err := fmt.Fprint(w, text); err != nil {
@@ -50,7 +52,10 @@ func StreamHandler(hub *Hub) http.Handler {
 			return rc.Flush() == nil
 		}
 
-		if !send(fmt.Sprintf("retry: %d\n: connected\n\n", retryMillis)) {
+		// A browser that reconnects has missed the changes in between, so
+		// each stream starts with a "changed" event.
+		if !send(fmt.Sprintf("retry: %d\n: connected\n\nevent: changed\ndata: {}\n\n",
+			retryMillis)) {
 			return
 		}
 
