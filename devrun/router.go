@@ -105,6 +105,12 @@ func newProxy(t target, addr string, log *slog.Logger) http.Handler {
 	return &httputil.ReverseProxy{
 		Transport: transport,
 		Rewrite: func(r *httputil.ProxyRequest) {
+			// A write goes through even if the client closes its side
+			// after sending, as the services carry a valid write out: the
+			// client then gets the service's answer, not an empty 200.
+			if r.In.Method != http.MethodGet && r.In.Method != http.MethodHead {
+				r.Out = r.Out.WithContext(context.WithoutCancel(r.In.Context()))
+			}
 			r.SetURL(upstream)
 			r.SetXForwarded()
 			r.Out.Host = r.In.Host
@@ -152,20 +158,20 @@ type staticHandler struct {
 
 // ServeHTTP implements http.Handler.
 func (h staticHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		writeJSONError(w, http.StatusMethodNotAllowed, "method_not_allowed",
-			"method "+r.Method+" is not allowed on the client's pages; "+
-				"use GET or HEAD")
-		return
-	}
-
 	// A path such as //posts/create names no API route and no page, so
 	// it gets the API's JSON 404 rather than the client's index page.
 	if clean := path.Clean("/" + r.URL.Path); clean == "/posts" ||
 		strings.HasPrefix(clean, "/posts/") {
 		writeJSONError(w, http.StatusNotFound, "not_found",
 			"no route matches the path "+strconvQuote(r.URL.EscapedPath()))
+		return
+	}
+
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeJSONError(w, http.StatusMethodNotAllowed, "method_not_allowed",
+			"method "+r.Method+" is not allowed on the client's pages; "+
+				"use GET or HEAD")
 		return
 	}
 

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -11,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRoute(t *testing.T) {
@@ -202,7 +205,7 @@ func TestStaticHandler_notAPage(t *testing.T) {
 		{http.MethodPost, "/", http.StatusMethodNotAllowed, "method_not_allowed"},
 		{http.MethodPut, "/", http.StatusMethodNotAllowed, "method_not_allowed"},
 		{http.MethodDelete, "/some/page", http.StatusMethodNotAllowed, "method_not_allowed"},
-		{http.MethodPost, "//posts/create", http.StatusMethodNotAllowed, "method_not_allowed"},
+		{http.MethodPost, "//posts/create", http.StatusNotFound, "not_found"},
 		{http.MethodGet, "//posts/create", http.StatusNotFound, "not_found"},
 		{http.MethodGet, "//posts", http.StatusNotFound, "not_found"},
 	}
@@ -299,4 +302,53 @@ func writeFile(tb testing.TB, path, content string) {
 
 func discardLogger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
+}
+
+// TestRouter_writeSurvivesHalfClose sends a POST through the router on a
+// real connection and closes the sending side at once, as some clients
+// do. The router must still return the service's answer, not cancel the
+// upstream request and write an empty 200.
+func TestRouter_writeSurvivesHalfClose(t *testing.T) {
+	t.Parallel()
+
+	upstream := newLoopbackServer(t, http.HandlerFunc(
+		func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(200 * time.Millisecond)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusCreated)
+			_, _ = w.Write([]byte(`{"id":"p1"}`))
+		}))
+
+	addr := strings.TrimPrefix(upstream.URL, "http://")
+	router := newLoopbackServer(t, newRouter(
+		map[target]string{targetPosts: addr}, t.TempDir(), discardLogger()))
+
+	conn, err := net.Dial("tcp", strings.TrimPrefix(router.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+
+	body := `{"title":"x"}`
+	fmt.Fprintf(conn, "POST /posts/create HTTP/1.1\r\nHost: blog\r\n"+
+		"Content-Type: application/json\r\nContent-Length: %d\r\n"+
+		"Connection: close\r\n\r\n%s", len(body), body)
+	if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := conn.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("read the response: %v", err)
+	}
+	defer resp.Body.Close()
+
+	got, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated || string(got) != `{"id":"p1"}` {
+		t.Errorf("response = %d %q, want 201 with the service's body",
+			resp.StatusCode, got)
+	}
 }
