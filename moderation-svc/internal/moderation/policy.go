@@ -71,29 +71,33 @@ func splitWords(text string) []string {
 
 // normalize returns text in Unicode compatibility composition (NFKC),
 // which turns fullwidth and other compatibility forms such as "ｏｒａｎｇｅ"
-// into their plain letters. It also removes format characters (category
-// Cf: soft hyphens, zero-width spaces and joiners, direction marks),
-// because they render as nothing inside a word.
+// into their plain letters. It also removes the characters that render as
+// nothing inside a word: format characters (category Cf: soft hyphens,
+// zero-width spaces and joiners, direction marks), the other default
+// ignorable ones such as the combining grapheme joiner, and variation
+// selectors.
 //
 // NOTE: letters of other scripts that look like Latin ones, such as
 // Cyrillic "о", still differ from the banned word; matching them needs
 // the Unicode confusables table.
 func normalize(text string) string {
 	text = norm.NFKC.String(text)
-	if strings.IndexFunc(text, isFormat) < 0 {
+	if strings.IndexFunc(text, isInvisible) < 0 {
 		return text
 	}
 
 	return strings.Map(func(r rune) rune {
-		if isFormat(r) {
+		if isInvisible(r) {
 			return -1
 		}
 		return r
 	}, text)
 }
 
-func isFormat(r rune) bool {
-	return unicode.Is(unicode.Cf, r)
+func isInvisible(r rune) bool {
+	return unicode.Is(unicode.Cf, r) ||
+		unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) ||
+		unicode.Is(unicode.Variation_Selector, r)
 }
 
 func fold(w string) string {

@@ -91,6 +91,8 @@ func TestPolicyJudge_hiddenWord(t *testing.T) {
 		{"\ufeffOrange", event.StatusRejected, "orange"},
 		{"\uff4f\uff52\uff41\uff4e\uff47\uff45", event.StatusRejected, "orange"},
 		{"\U0001d428\U0001d42b\U0001d41a\U0001d427\U0001d420\U0001d41e", event.StatusRejected, "orange"},
+		{"or\u034fange", event.StatusRejected, "orange"},
+		{"oran\ufe0fge", event.StatusRejected, "orange"},
 		{"or ange", event.StatusApproved, ""},
 		{"\u00adoranges", event.StatusApproved, ""},
 	})
