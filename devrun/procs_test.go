@@ -51,6 +51,13 @@ func startScript(
 	exited := make(chan *process, 1)
 	p, err := startProcess("test-svc", bin, tb.TempDir(), os.Environ(),
 		&syncOutput{dst: buf}, exited)
+	// A child forked by a parallel test can hold the script's write
+	// descriptor for a moment, and exec then fails with ETXTBSY.
+	for try := 0; errors.Is(err, syscall.ETXTBSY) && try < 50; try++ {
+		time.Sleep(20 * time.Millisecond)
+		p, err = startProcess("test-svc", bin, tb.TempDir(), os.Environ(),
+			&syncOutput{dst: buf}, exited)
+	}
 	if err != nil {
 		tb.Fatalf("startProcess: %v", err)
 	}
