@@ -41,6 +41,41 @@ describe("post list", () => {
     expect(within(articles[1]).getByText("No comments yet.")).toBeVisible();
   });
 
+  it("pages through older posts", async () => {
+    // 60 posts, newest first; the server pages with limit and before.
+    const all = Array.from({ length: 60 }, (_, i) =>
+      makePost({ title: `Post ${60 - i}` }),
+    );
+    const seen: string[] = [];
+    server.use(
+      http.get("/posts", ({ request }) => {
+        const url = new URL(request.url);
+        seen.push(url.search);
+        const limit = Number(url.searchParams.get("limit"));
+        const before = url.searchParams.get("before");
+        const start =
+          before === null ? 0 : all.findIndex((post) => post.id === before) + 1;
+        return HttpResponse.json(all.slice(start, start + limit));
+      }),
+    );
+    const { user } = renderApp();
+
+    await screen.findByRole("article", { name: "Post 60" });
+    expect(screen.getAllByRole("article")).toHaveLength(50);
+    expect(screen.queryByRole("article", { name: "Post 10" })).toBeNull();
+
+    await user.click(screen.getByRole("button", { name: "Show older posts" }));
+
+    expect(
+      await screen.findByRole("article", { name: "Post 1" }),
+    ).toBeVisible();
+    expect(screen.getAllByRole("article")).toHaveLength(60);
+    expect(
+      screen.queryByRole("button", { name: "Show older posts" }),
+    ).toBeNull();
+    expect(seen).toContain(`?limit=50&before=${all[49].id}`);
+  });
+
   it("shows loading then empty state", async () => {
     server.use(listPosts(() => []));
 

@@ -1,4 +1,5 @@
 import { queryOptions, useQuery } from "@tanstack/react-query";
+import { useEffect, useRef } from "react";
 import { z } from "zod";
 
 import { env } from "@/config/env";
@@ -18,8 +19,17 @@ import {
   type Post,
 } from "./posts-cache";
 
-/** Number of newest posts the page lists. */
+/** Number of posts in one page of the list. */
 export const POSTS_LIMIT = 50;
+
+/**
+ * Reports whether older posts may follow the `pages` pages shown: the
+ * server filled every page.
+ */
+export function mayHaveOlder(posts: FeedPost[], pages: number): boolean {
+  const listed = posts.filter((post) => post.optimistic !== true).length;
+  return listed >= pages * POSTS_LIMIT;
+}
 
 /** Poll delays while a comment awaits moderation or a write is not listed. */
 export const POLL_DELAYS: BackoffDelays = { initialMs: 500, maxMs: 5000 };
@@ -42,16 +52,49 @@ const postsSchema: z.ZodType<Post[]> = z
 
 export const postsQueryKey = ["posts", { limit: POSTS_LIMIT }] as const;
 
-/** Fetches the newest posts with their comments from the query service. */
-export function getPosts(signal?: AbortSignal): Promise<Post[]> {
-  return apiClient.get(`/posts?limit=${POSTS_LIMIT}`, postsSchema, signal);
+/**
+ * Fetches one page of posts with their comments from the query service:
+ * the newest, or those older than the post `before`.
+ */
+export function getPosts(
+  signal?: AbortSignal,
+  before?: string,
+): Promise<Post[]> {
+  const cursor =
+    before === undefined ? "" : `&before=${encodeURIComponent(before)}`;
+  return apiClient.get(
+    `/posts?limit=${POSTS_LIMIT}${cursor}`,
+    postsSchema,
+    signal,
+  );
 }
 
-export function getPostsQueryOptions() {
+/**
+ * Fetches up to `pages` pages, each after the last post of the one
+ * before, and stops at a page that is not full, the end of the list.
+ */
+export async function getPostPages(
+  pages: number,
+  signal?: AbortSignal,
+): Promise<Post[]> {
+  const posts: Post[] = [];
+  for (let page = 0; page < pages; page++) {
+    const before = page === 0 ? undefined : posts[posts.length - 1].id;
+    const next = await getPosts(signal, before);
+    posts.push(...next);
+    if (next.length < POSTS_LIMIT) {
+      break;
+    }
+  }
+  return posts;
+}
+
+/** Options of the post list query showing `pages` pages. */
+export function getPostsQueryOptions(pages = 1) {
   return queryOptions({
     queryKey: postsQueryKey,
     queryFn: async ({ client, signal }): Promise<FeedPost[]> => {
-      const posts = await getPosts(signal);
+      const posts = await getPostPages(pages, signal);
       // Read the cache after the response arrives, so an entry added by a
       // POST that finished during this request is kept too.
       return mergeWithOptimistic(
@@ -66,15 +109,26 @@ export function getPostsQueryOptions() {
 export const POSTS_EVENTS_URL = `${env.apiUrl}/posts/events`;
 
 /**
- * Returns the cached post list. It fetches GET /posts again on each
+ * Returns the cached post list, `pages` pages long. The query keeps one
+ * cache entry whatever the number of pages, so the optimistic updates of
+ * new posts and comments find it; a change of `pages` fetches again. It
+ * fetches GET /posts again on each
  * "changed" event that the query service pushes, and, in case the push
  * channel is slow or cut, polls with backoff while the list is unsettled.
  * Polling stops once every comment is moderated and every just-created
  * entry is listed. It restarts from the first delay whenever the set of
  * unlisted entries changes, as after a new write.
  */
-export function usePosts(delays: BackoffDelays = POLL_DELAYS) {
-  const query = useQuery(getPostsQueryOptions());
+export function usePosts(delays: BackoffDelays = POLL_DELAYS, pages = 1) {
+  const query = useQuery(getPostsQueryOptions(pages));
+  const { refetch } = query;
+  const fetchedPages = useRef(pages);
+  useEffect(() => {
+    if (fetchedPages.current !== pages) {
+      fetchedPages.current = pages;
+      void refetch();
+    }
+  }, [pages, refetch]);
   useEventStream(POSTS_EVENTS_URL, "changed", () => {
     void query.refetch();
   });

@@ -1,6 +1,6 @@
-import type { ReactNode } from "react";
+import { useState, type ReactNode } from "react";
 
-import { usePosts } from "../api/get-posts";
+import { mayHaveOlder, POLL_DELAYS, usePosts } from "../api/get-posts";
 import type { FeedPost } from "../api/posts-cache";
 import { PostItem } from "./post-item";
 
@@ -9,9 +9,13 @@ type PostListProps = {
   renderPostBody: (post: FeedPost) => ReactNode;
 };
 
-/** Newest posts first, with loading, empty and error states. */
+/**
+ * Newest posts first, with loading, empty and error states, and a button
+ * that shows the next page of older posts.
+ */
 export function PostList({ renderPostBody }: PostListProps) {
-  const { data: posts, error, isError, refetch } = usePosts();
+  const [pages, setPages] = useState(1);
+  const { data: posts, error, isError, refetch } = usePosts(POLL_DELAYS, pages);
 
   if (posts === undefined) {
     if (isError) {
@@ -49,6 +53,15 @@ export function PostList({ renderPostBody }: PostListProps) {
             </li>
           ))}
         </ol>
+      )}
+      {mayHaveOlder(posts, pages) && (
+        <button
+          type="button"
+          className="older-posts"
+          onClick={() => setPages((shown) => shown + 1)}
+        >
+          Show older posts
+        </button>
       )}
     </>
   );
