@@ -4,7 +4,9 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -44,9 +46,17 @@ func NewRouter(checks ...Check) *mux.Router {
 		return NotFound("no route matches this path")
 	})
 	r.MethodNotAllowedHandler = headAsGet(r, HandlerFunc(
-		func(http.ResponseWriter, *http.Request) error {
+		func(w http.ResponseWriter, req *http.Request) error {
+			allowed := allowedMethods(r, req)
+			if len(allowed) == 0 {
+				return NewError(http.StatusMethodNotAllowed, "method_not_allowed",
+					"this route does not accept that method")
+			}
+
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
 			return NewError(http.StatusMethodNotAllowed, "method_not_allowed",
-				"this route does not accept that method")
+				"method "+Quote(req.Method)+" is not allowed here; use "+
+					strings.Join(allowed, " or "))
 		}))
 	r.Use(measure, decodeVars)
 
@@ -129,6 +139,31 @@ func headAsGet(router *mux.Router, next http.Handler) http.Handler {
 
 		router.ServeHTTP(w, get)
 	})
+}
+
+// allowedMethods lists the methods that some route of router serves at
+// req's path, HEAD included wherever GET is, for the Allow header of a
+// 405 response.
+func allowedMethods(router *mux.Router, req *http.Request) []string {
+	var allowed []string
+	for _, method := range []string{http.MethodGet, http.MethodHead,
+		http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := req.Clone(req.Context())
+		probe.Method = method
+		if method == http.MethodHead {
+			probe.Method = http.MethodGet
+			if !slices.Contains(allowed, http.MethodGet) {
+				continue
+			}
+		}
+
+		var match mux.RouteMatch
+		if router.Match(probe, &match) && match.MatchErr == nil {
+			allowed = append(allowed, method)
+		}
+	}
+
+	return allowed
 }
 
 type statusRecorder struct {

@@ -553,3 +553,42 @@ func TestDetach(t *testing.T) {
 		t.Errorf("detached context has no deadline")
 	}
 }
+
+// TestNewRouter_allowHeader checks that a 405 names the methods the path
+// does serve, in the Allow header and in the message.
+func TestNewRouter_allowHeader(t *testing.T) {
+	t.Parallel()
+
+	r := httpapi.NewRouter()
+	ok := httpapi.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) error {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+	r.Handle("/read", ok).Methods(http.MethodGet)
+	r.Handle("/write", ok).Methods(http.MethodPost)
+
+	tests := []struct {
+		method, path, wantAllow string
+	}{
+		{http.MethodPost, "/read", "GET, HEAD"},
+		{http.MethodDelete, "/read", "GET, HEAD"},
+		{http.MethodGet, "/write", "POST"},
+		{http.MethodPut, "/write", "POST"},
+	}
+	for _, tt := range tests {
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, nil))
+
+		if rec.Code != http.StatusMethodNotAllowed {
+			t.Errorf("%s %s: status %d, want 405", tt.method, tt.path, rec.Code)
+			continue
+		}
+		if got := rec.Header().Get("Allow"); got != tt.wantAllow {
+			t.Errorf("%s %s: Allow = %q, want %q", tt.method, tt.path, got, tt.wantAllow)
+		}
+		if !strings.Contains(rec.Body.String(), "method_not_allowed") {
+			t.Errorf("%s %s: body %s, want the method_not_allowed error",
+				tt.method, tt.path, rec.Body)
+		}
+	}
+}
