@@ -117,7 +117,7 @@ func newProxy(t target, addr string, log *slog.Logger) http.Handler {
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if errors.Is(err, context.Canceled) {
-				// The client went away, so nobody reads an answer.
+				// The client went away, so no one reads the response.
 				return
 			}
 

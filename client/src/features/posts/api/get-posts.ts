@@ -111,13 +111,14 @@ export const POSTS_EVENTS_URL = `${env.apiUrl}/posts/events`;
 /**
  * Returns the cached post list, `pages` pages long. The query keeps one
  * cache entry whatever the number of pages, so the optimistic updates of
- * new posts and comments find it; a change of `pages` fetches again. It
- * fetches GET /posts again on each
- * "changed" event that the query service pushes, and, in case the push
- * channel is slow or cut, polls with backoff while the list is unsettled.
- * Polling stops once every comment is moderated and every just-created
- * entry is listed. It restarts from the first delay whenever the set of
- * unlisted entries changes, as after a new write.
+ * new posts and comments find it. A change of `pages` fetches again.
+ *
+ * It fetches GET /posts again on each "changed" event that the query
+ * service pushes. In case the push channel is slow or cut, it also polls
+ * with backoff while the list is unsettled. Polling stops once every
+ * comment is moderated and every just-created entry is listed. It
+ * restarts from the first delay whenever the set of unlisted entries
+ * changes, as after a new write.
  */
 export function usePosts(delays: BackoffDelays = POLL_DELAYS, pages = 1) {
   const query = useQuery(getPostsQueryOptions(pages));
