@@ -98,7 +98,7 @@ func newCluster(t *testing.T) *cluster {
 }
 
 // start runs a new instance of image and waits until its readiness probe
-// path answers 200, then checks its other probe paths.
+// path returns 200, then checks its other probe paths.
 func (c *cluster) start(image string) *instance {
 	t := c.t
 	t.Helper()
@@ -158,7 +158,7 @@ func (c *cluster) roll(image string, limit time.Duration) time.Duration {
 	return r.d
 }
 
-// ledger records what the clients were told.
+// ledger records the responses the clients received.
 type ledger struct {
 	mu sync.Mutex
 	// posts maps each accepted post id to its title.
@@ -169,7 +169,7 @@ type ledger struct {
 	statuses map[string]int
 	failed   []string
 	// unsure counts, by title or comment text, the requests that got no
-	// answer (a connection error or a proxy's 502 to 504): the service may
+	// response (a connection error or a proxy's 502 to 504): the service may
 	// have stored them, as with a client timeout on a real cluster.
 	unsure map[string]int
 }
@@ -194,7 +194,7 @@ func (l *ledger) noteUnsure(body any) {
 }
 
 // explainedByUnsure reports whether text matches a request that got no
-// answer and is not yet used to explain another item, and uses it up.
+// response and is not yet used to explain another item, and uses it up.
 func (l *ledger) explainedByUnsure(text string) bool {
 	if l.unsure[text] == 0 {
 		return false
@@ -449,7 +449,7 @@ func countMissing(l *ledger, posts []readPost) int {
 
 // checkReadModel checks that every accepted post and comment appears
 // exactly once, under the right post and with its final status, and that
-// nothing appears that no client was told was accepted.
+// nothing appears that no client received an acceptance for.
 func checkReadModel(t *testing.T, l *ledger, posts []readPost) {
 	t.Helper()
 

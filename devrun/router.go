@@ -36,7 +36,7 @@ const (
 // its segment:
 //
 //   - POST /posts and any method on /posts/create go to posts-svc, which
-//     answers 405 for a method it does not serve.
+//     returns 405 for a method it does not serve.
 //   - /posts/{id}/comments and every path under it go to comments-svc.
 //   - Any other method on /posts, and every other path under /posts/,
 //     such as /posts/{id}, go to query-svc, which answers 404 or 405.
@@ -131,7 +131,7 @@ func newProxy(t target, addr string, log *slog.Logger) http.Handler {
 }
 
 // proxyResponseTimeout bounds the wait for a service's response headers.
-// The services answer within their own timeouts well before it.
+// The services respond within their own timeouts well before it.
 const proxyResponseTimeout = 30 * time.Second
 
 // writeJSONError writes the error body that the services use:

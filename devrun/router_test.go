@@ -61,7 +61,7 @@ func TestRoute(t *testing.T) {
 }
 
 // TestRoute_queryString checks the decision on a full URL, because the
-// router routes on URL.Path and never sees the query in it.
+// router routes on URL.Path and never gets the query in it.
 func TestRoute_queryString(t *testing.T) {
 	t.Parallel()
 
@@ -306,7 +306,7 @@ func discardLogger() *slog.Logger {
 
 // TestRouter_writeSurvivesHalfClose sends a POST through the router on a
 // real connection and closes the sending side at once, as some clients
-// do. The router must still return the service's answer, not cancel the
+// do. The router must still return the service's response, not cancel the
 // upstream request and write an empty 200.
 func TestRouter_writeSurvivesHalfClose(t *testing.T) {
 	t.Parallel()

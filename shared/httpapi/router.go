@@ -119,7 +119,7 @@ func decodeVars(next http.Handler) http.Handler {
 type headKey struct{}
 
 // headAsGet serves a HEAD request that matched a route's path but not its
-// methods as a GET request when a route answers GET there, and passes any
+// methods as a GET request when a route serves GET there, and passes any
 // other request to next. The server still knows the request as HEAD, so
 // it sends the headers without the body.
 func headAsGet(router *mux.Router, next http.Handler) http.Handler {

@@ -265,7 +265,7 @@ func blogRouter(calls *atomic.Int32) *mux.Router {
 }
 
 // TestNewRouter_pathTricks sends the paths an attacker used. mux used to
-// clean them and answer with an empty 301 redirect, or match on the
+// clean them and redirect with an empty 301 redirect, or match on the
 // decoded path so that %2F split a segment. Each must get the JSON 404,
 // or 400 invalid_id where the id segment is malformed, and reach no
 // handler. A POST whose path has one segment after /posts matches the
@@ -389,7 +389,7 @@ func TestNewRouter_varsDecoded(t *testing.T) {
 	}
 }
 
-// TestNewRouter_head checks that HEAD is answered wherever GET is, and
+// TestNewRouter_head checks that HEAD is served wherever GET is, and
 // that the HTTP server sends no body for it.
 func TestNewRouter_head(t *testing.T) {
 	t.Parallel()

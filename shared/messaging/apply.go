@@ -190,7 +190,7 @@ func (c *Consumer) deadLetter(ctx context.Context, m kafka.Message, reason error
 		}
 
 		// A broker with a smaller max.message.bytes still rejects the
-		// copy: keep the headers, which say where the original is, and
+		// copy: keep the headers, which name where the original is, and
 		// drop the value rather than stall the partition.
 		if tooLarge(err) && len(dead.Value) > 0 {
 			slog.WarnContext(ctx, "dead-letter record too large; sending "+
@@ -217,7 +217,7 @@ func (c *Consumer) deadLetter(ctx context.Context, m kafka.Message, reason error
 	return true
 }
 
-// tooLarge reports whether err, or any error of a kafka.WriteErrors, says
+// tooLarge reports whether err, or any error of a kafka.WriteErrors, reports
 // that a record exceeds the size limit of the writer or the broker.
 func tooLarge(err error) bool {
 	var each kafka.WriteErrors
@@ -234,7 +234,7 @@ func tooLarge(err error) bool {
 
 // deadLetterRecord returns the dead-letter copy of m: its key, value and
 // headers, cut to the dlqMax bounds (the value to maxValue bytes), plus
-// headers that say why and where from. A cut copy carries
+// headers that give the reason and the source. A cut copy carries
 // HeaderDLQTruncated.
 func deadLetterRecord(m kafka.Message, reason error, group string, maxValue int) kafka.Message {
 	var cut []string

@@ -111,7 +111,7 @@ type response struct {
 	body   []byte
 }
 
-// client never follows a redirect, so a test sees the router's answer.
+// client never follows a redirect, so a test gets the router's response.
 var client = &http.Client{
 	CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
@@ -414,7 +414,7 @@ type createdComment struct {
 	Status  string    `json:"status"`
 }
 
-// checkCreated checks a 201 answer for want on postID, the stored row and
+// checkCreated checks a 201 response for want on postID, the stored row and
 // its one CommentCreated outbox row, and returns the comment.
 func checkCreated(
 	t testing.TB,
@@ -629,7 +629,7 @@ func TestCreateComment_postArrivesDuringCatchUp(t *testing.T) {
 }
 
 // TestCreateComment_catchUpTimesOut covers a posts consumer that does not
-// catch up: the handler gives up after its wait and answers 404.
+// catch up: the handler gives up after its wait and returns 404.
 func TestCreateComment_catchUpTimesOut(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t, func(*pgxpool.Pool, *comments.Store) httpport.CatchUp {
@@ -700,7 +700,7 @@ func TestCreateComment_postPublishedAfterCatchUp(t *testing.T) {
 
 // TestCreateComment_oldUnknownPostAnswersAtOnce covers an unknown post
 // whose UUIDv7 id was minted long ago: after one catch-up the handler
-// answers 404 without waiting out POST_WAIT_TIMEOUT.
+// returns 404 without waiting out POST_WAIT_TIMEOUT.
 func TestCreateComment_oldUnknownPostAnswersAtOnce(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t, func(*pgxpool.Pool, *comments.Store) httpport.CatchUp {

@@ -59,7 +59,7 @@ type response struct {
 	body   []byte
 }
 
-// client never follows a redirect, so a test sees the router's answer.
+// client never follows a redirect, so a test gets the router's response.
 var client = &http.Client{
 	CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
@@ -313,7 +313,7 @@ type createdPost struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// checkCreated checks a 201 answer for want, the stored row and its one
+// checkCreated checks a 201 response for want, the stored row and its one
 // PostCreated outbox row, and returns the post.
 func checkCreated(
 	t testing.TB,
@@ -526,7 +526,7 @@ func TestListPosts_invalidLimit(t *testing.T) {
 }
 
 // TestPostRoutes_pathTricks sends a valid post to paths that mux used to
-// clean and answer with an empty 301 redirect, or match after decoding.
+// clean and redirect with an empty 301 redirect, or match after decoding.
 // Each gets the JSON 404 and stores nothing.
 func TestPostRoutes_pathTricks(t *testing.T) {
 	t.Parallel()
