@@ -14,48 +14,22 @@ import (
 	"github.com/kafkablog/blog/moderation-svc/migrations"
 	"github.com/kafkablog/blog/shared/event"
 	"github.com/kafkablog/blog/shared/messaging"
-	"github.com/kafkablog/blog/shared/outbox"
-	"github.com/kafkablog/blog/shared/postgres"
 	"github.com/kafkablog/blog/shared/testenv"
+	"github.com/kafkablog/blog/shared/testenv/dbtest"
 )
 
-// newDB creates an empty database for t on the test server, applies the
-// outbox and then the service's migrations, as the service does at
-// start-up, and returns a pool on it that is closed when t ends.
+// newDB returns a pool on a fresh database with the outbox and
+// moderation-svc schemas, dropped when t ends.
 func newDB(t testing.TB) *pgxpool.Pool {
 	t.Helper()
 
-	url := testenv.Database(t)
-	ctx := testenv.Context(t, 30*time.Second)
-
-	pool, err := pgxpool.New(context.Background(), url)
-	if err != nil {
-		t.Fatalf("open pool on the test database: %v", err)
-	}
-	t.Cleanup(pool.Close)
-
-	if err := outbox.Migrate(ctx, pool); err != nil {
-		t.Fatalf("apply outbox migrations: %v", err)
-	}
-
-	err = postgres.Migrate(ctx, pool, migrations.FS, "schema_version")
-	if err != nil {
-		t.Fatalf("apply moderation-svc migrations: %v", err)
-	}
-
-	return pool
+	return dbtest.New(t, migrations.FS, "moderation-svc")
 }
 
 func countRows(t testing.TB, pool *pgxpool.Pool, table string) int {
 	t.Helper()
 
-	var n int
-	query := "SELECT count(*) FROM " + pgx.Identifier{table}.Sanitize()
-	if err := pool.QueryRow(context.Background(), query).Scan(&n); err != nil {
-		t.Fatalf("count rows of %s: %v", table, err)
-	}
-
-	return n
+	return dbtest.Count(t, pool, table)
 }
 
 type outboxRow struct {

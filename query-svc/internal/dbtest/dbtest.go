@@ -4,69 +4,30 @@
 package dbtest
 
 import (
-	"context"
 	"testing"
-	"time"
 
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/kafkablog/blog/query-svc/migrations"
-	"github.com/kafkablog/blog/shared/outbox"
-	"github.com/kafkablog/blog/shared/postgres"
-	"github.com/kafkablog/blog/shared/testenv"
+	"github.com/kafkablog/blog/shared/testenv/dbtest"
 )
 
-// New creates an empty database for t, applies the outbox migrations and
-// then the service's migrations, in the order the service applies them at
-// start-up, and returns a pool on it. The pool is closed and the database
-// dropped when t ends. Without TEST_DATABASE_URL the test is skipped, or
-// fails when CI is set.
+// OutboxRow is one event waiting in the outbox.
+type OutboxRow = dbtest.OutboxRow
+
+// New returns a pool on a fresh database with the outbox and query-svc
+// schemas, dropped when t ends.
 func New(t testing.TB) *pgxpool.Pool {
 	t.Helper()
 
-	url := testenv.Database(t)
-	ctx := testenv.Context(t, 30*time.Second)
-
-	pool, err := pgxpool.New(context.Background(), url)
-	if err != nil {
-		t.Fatalf("open pool on the test database: %v", err)
-	}
-	t.Cleanup(pool.Close)
-
-	if err := outbox.Migrate(ctx, pool); err != nil {
-		t.Fatalf("apply outbox migrations: %v", err)
-	}
-
-	err = postgres.Migrate(ctx, pool, migrations.FS, "schema_version")
-	if err != nil {
-		t.Fatalf("apply query-svc migrations: %v", err)
-	}
-
-	return pool
+	return dbtest.New(t, migrations.FS, "query-svc")
 }
 
 // Count returns the number of rows in table.
 func Count(t testing.TB, pool *pgxpool.Pool, table string) int {
 	t.Helper()
 
-	var n int
-	query := "SELECT count(*) FROM " + pgx.Identifier{table}.Sanitize()
-	if err := pool.QueryRow(context.Background(), query).Scan(&n); err != nil {
-		t.Fatalf("count rows of %s: %v", table, err)
-	}
-
-	return n
-}
-
-// OutboxRow is one event waiting in the outbox.
-type OutboxRow struct {
-	Topic     string
-	Key       string
-	EventID   uuid.UUID
-	EventType string
-	Payload   []byte
+	return dbtest.Count(t, pool, table)
 }
 
 // Outbox returns the outbox rows whose record key is key, in the order the
@@ -74,21 +35,5 @@ type OutboxRow struct {
 func Outbox(t testing.TB, pool *pgxpool.Pool, key string) []OutboxRow {
 	t.Helper()
 
-	rows, err := pool.Query(context.Background(), `
-		SELECT topic, key, event_id, event_type, payload
-		FROM outbox WHERE key = $1 ORDER BY id`, key)
-	if err != nil {
-		t.Fatalf("select outbox rows of key %s: %v", key, err)
-	}
-
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (OutboxRow, error) {
-		var r OutboxRow
-		err := row.Scan(&r.Topic, &r.Key, &r.EventID, &r.EventType, &r.Payload)
-		return r, err
-	})
-	if err != nil {
-		t.Fatalf("read outbox rows of key %s: %v", key, err)
-	}
-
-	return out
+	return dbtest.Outbox(t, pool, key)
 }
