@@ -15,7 +15,7 @@ import (
 	"github.com/kafkablog/blog/comments-svc/internal/comments"
 	"github.com/kafkablog/blog/comments-svc/internal/dbtest"
 	"github.com/kafkablog/blog/comments-svc/internal/httpport"
-	"github.com/kafkablog/blog/comments-svc/internal/kafkatest"
+	"github.com/kafkablog/blog/shared/testenv/kafkatest"
 	"github.com/kafkablog/blog/shared/event"
 	"github.com/kafkablog/blog/shared/messaging"
 	"github.com/kafkablog/blog/shared/testenv"

@@ -1,7 +1,7 @@
-// Package kafkatest runs the integration tests of comments-svc against the
-// Kafka broker that the project's test tooling starts
-// (TEST_KAFKA_BROKERS): topic set-up, a consumer that lives as long as the
-// test, records shaped like the outbox relay's, and reading a topic back.
+// Package kafkatest helps the services' integration tests use the Kafka
+// broker that the project's test tooling starts (TEST_KAFKA_BROKERS). It
+// sets up topics, runs a consumer for as long as a test, builds records
+// shaped like the outbox relay's, and reads a topic back.
 package kafkatest
 
 import (
