@@ -7,13 +7,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
-
-	"github.com/segmentio/kafka-go"
 
 	"github.com/kafkablog/blog/comments-svc/internal/comments"
 	"github.com/kafkablog/blog/comments-svc/internal/httpport"
@@ -82,7 +79,7 @@ func run() error {
 		return err
 	}
 
-	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 5 * time.Second}
+	client := deps.KafkaClient()
 	catchUp := func(ctx context.Context) error {
 		return messaging.WaitCaughtUp(ctx, client, group,
 			[]string{deps.Topics.Posts}, 50*time.Millisecond)
@@ -94,16 +91,8 @@ func run() error {
 	return service.Run(ctx, cfg.HTTPAddr, router, cfg.ShutdownTimeout,
 		[]service.Worker{
 			{Name: "posts and moderation consumer", Run: consumer.Run},
-			{Name: "lag monitor", Run: lagOnly(client, group, consumer.ClientID(),
-				[]string{deps.Topics.Posts, deps.Topics.Moderation}).Run},
+			deps.LagGauge(group, consumer.ClientID(),
+				[]string{deps.Topics.Posts, deps.Topics.Moderation}),
 		},
 		[]service.Worker{relay})
-}
-
-// lagOnly returns a monitor that exports the consumer group's lag as the
-// consumer_lag_events gauge. Its readiness check is not used: a backlog
-// of posts or verdicts must not stop comments-svc from taking comments.
-func lagOnly(client *kafka.Client, group, clientID string, topics []string) *messaging.LagMonitor {
-	return messaging.NewLagMonitor(client, group, clientID, topics,
-		math.MaxInt64, 5*time.Second)
 }

@@ -6,13 +6,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
-
-	"github.com/segmentio/kafka-go"
 
 	"github.com/kafkablog/blog/moderation-svc/internal/moderation"
 	"github.com/kafkablog/blog/moderation-svc/migrations"
@@ -78,18 +75,11 @@ func run() error {
 
 	router := httpapi.NewRouter(deps.Checks()...)
 
-	// The monitor exports the group's lag as the consumer_lag_events
-	// gauge. Its readiness check is not used, because moderation-svc
-	// serves no traffic that a backlog should turn away.
-	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 5 * time.Second}
-	monitor := messaging.NewLagMonitor(client, cfg.Group(moderation.Producer),
-		consumer.ClientID(), []string{deps.Topics.Comments}, math.MaxInt64,
-		5*time.Second)
-
 	return service.Run(ctx, cfg.HTTPAddr, router, cfg.ShutdownTimeout,
 		[]service.Worker{
 			{Name: "comments consumer", Run: consumer.Run},
-			{Name: "lag monitor", Run: monitor.Run},
+			deps.LagGauge(cfg.Group(moderation.Producer), consumer.ClientID(),
+				[]string{deps.Topics.Comments}),
 		},
 		[]service.Worker{relay})
 }

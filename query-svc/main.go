@@ -132,8 +132,7 @@ func serve(ctx context.Context, cfg settings) error {
 		return err
 	}
 
-	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 5 * time.Second}
-	monitor := messaging.NewLagMonitor(client, group, consumer.ClientID(),
+	monitor := messaging.NewLagMonitor(deps.KafkaClient(), group, consumer.ClientID(),
 		topics(deps.Topics), cfg.MaxLag, time.Second)
 
 	checks := append(deps.Checks(), httpapi.Check{

@@ -16,6 +16,7 @@ func TestCatchUp_afterDowntime(t *testing.T) {
 	led := newLedger()
 	sys.seed(posts, comments, led, 200, 1000)
 	sys.waitLogged(led)
+	sys.waitLagExported(comments, "comments-svc")
 
 	query := sys.start("query-svc")
 	took := sys.waitReady(query, 2*time.Minute)

@@ -261,3 +261,24 @@ func (s *system) appliedEvents(p *process) (int64, error) {
 
 	return total, sc.Err()
 }
+
+// waitLagExported waits until p's GET /metrics has a consumer_lag_events
+// sample for its consumer group, which every consumer exports, not only
+// query-svc.
+func (s *system) waitLagExported(p *process, service string) {
+	s.t.Helper()
+
+	want := `consumer_lag_events{group="` + s.prefix + service + `"`
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		body, err := s.getOK(p.url("/metrics"))
+		if err == nil && strings.Contains(string(body), want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("%s exports no %s…} sample after 30 s (last error %v)",
+				service, want, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/segmentio/kafka-go"
@@ -78,6 +80,22 @@ func (d *Deps) Checks() []httpapi.Check {
 			return d.Pool.Ping(ctx)
 		}},
 	}
+}
+
+// KafkaClient returns a client for metadata, offset and group requests to
+// the brokers.
+func (d *Deps) KafkaClient() *kafka.Client {
+	return &kafka.Client{Addr: kafka.TCP(d.cfg.Brokers...), Timeout: 5 * time.Second}
+}
+
+// LagGauge returns a worker that exports the lag of group as the
+// consumer_lag_events gauge. Its readiness check is not used, because a
+// backlog of events must not turn away the service's HTTP traffic.
+func (d *Deps) LagGauge(group, clientID string, topics []string) Worker {
+	monitor := messaging.NewLagMonitor(d.KafkaClient(), group, clientID,
+		topics, math.MaxInt64, 5*time.Second)
+
+	return Worker{Name: "lag monitor", Run: monitor.Run}
 }
 
 // Relay returns the outbox relay as a worker.

@@ -15,10 +15,10 @@ import (
 	"github.com/kafkablog/blog/comments-svc/internal/comments"
 	"github.com/kafkablog/blog/comments-svc/internal/dbtest"
 	"github.com/kafkablog/blog/comments-svc/internal/httpport"
-	"github.com/kafkablog/blog/shared/testenv/kafkatest"
 	"github.com/kafkablog/blog/shared/event"
 	"github.com/kafkablog/blog/shared/messaging"
 	"github.com/kafkablog/blog/shared/testenv"
+	"github.com/kafkablog/blog/shared/testenv/kafkatest"
 )
 
 // TestCommentRoutes_rightAfterPostOnKafka wires the handlers as main does:
