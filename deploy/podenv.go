@@ -189,7 +189,7 @@ func expand(value string, values map[string]string) (string, error) {
 	return out, nil
 }
 
-// secretData returns the Secret's values as the kubelet sees them:
+// secretData returns the Secret's values as the kubelet resolves them:
 // stringData merged over data.
 func secretData(s *corev1.Secret) map[string]string {
 	out := make(map[string]string, len(s.Data)+len(s.StringData))

@@ -114,7 +114,7 @@ func (i *instance) logTail(n int) string {
 	return tail(string(data), n)
 }
 
-// waitHTTP polls GET path until it answers 200, the process exits or
+// waitHTTP polls GET path until it returns 200, the process exits or
 // timeout passes.
 func (i *instance) waitHTTP(path string, timeout time.Duration) error {
 	client := &http.Client{Timeout: 3 * time.Second}
@@ -179,7 +179,7 @@ func (e *endpoints) pick(image string) (string, bool) {
 // newIngressProxy serves 127.0.0.1 like ingress-nginx with the manifests'
 // Ingress: it routes each path with router, follows the Service to the
 // image of the workload it selects, and proxies to a ready instance of
-// that image. A route without an instance answers 503 and a failed
+// that image. A route without an instance returns 503 and a failed
 // connection 502, as ingress-nginx does.
 func newIngressProxy(t *testing.T, set Set, router *Router, eps *endpoints) *httptest.Server {
 	t.Helper()

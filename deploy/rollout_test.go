@@ -210,8 +210,8 @@ func (l *ledger) count(kind string, status int) {
 	l.statuses[fmt.Sprintf("%s %d", kind, status)]++
 }
 
-// send posts body to url until a 2xx answer or maxAttempts, and decodes
-// the answer into out. Status 0 stands for a connection error.
+// send posts body to url until a 2xx response or maxAttempts, and decodes
+// the response into out. Status 0 stands for a connection error.
 func (l *ledger) send(ctx context.Context, client *http.Client, kind, url string,
 	body func(attempt int) any, out any) bool {
 	for attempt := 1; attempt <= maxAttempts; attempt++ {

@@ -240,7 +240,7 @@ func requestRebuild(root string, out io.Writer) error {
 	addr := strings.TrimSpace(string(data))
 	resp, err := http.Post("http://"+addr+"/rebuild", "text/plain", nil)
 	if err != nil {
-		return fmt.Errorf("no running system answers at %s (is `make dev` "+
+		return fmt.Errorf("no running system responds at %s (is `make dev` "+
 			"still running?): %w", addr, err)
 	}
 	defer resp.Body.Close()

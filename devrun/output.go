@@ -47,7 +47,8 @@ func newLineWriter(out *syncOutput, name string, width int) *lineWriter {
 	return &lineWriter{prefix: []byte(prefix), out: out}
 }
 
-// Write implements io.Writer. It never fails.
+// Write implements io.Writer. It always returns len(p) and a nil error,
+// because a failed terminal write cannot be reported anywhere.
 func (w *lineWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -144,7 +144,7 @@ func compareVersions(a, b string) int {
 // earlier, killed run left behind, and starts the server. It blocks until
 // the server accepts connections, for at most about two minutes. It takes
 // no context because a cancelled initdb or pg_ctl leaves a half-made
-// cluster or a server that nobody stops.
+// cluster or a server that no process stops.
 func (c *pgCluster) Start() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

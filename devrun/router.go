@@ -39,7 +39,7 @@ const (
 //     returns 405 for a method it does not serve.
 //   - /posts/{id}/comments and every path under it go to comments-svc.
 //   - Any other method on /posts, and every other path under /posts/,
-//     such as /posts/{id}, go to query-svc, which answers 404 or 405.
+//     such as /posts/{id}, go to query-svc, which returns 404 or 405.
 //   - Every other path goes to the client's static files.
 func route(method, urlPath string) target {
 	if urlPath == "/posts" {
@@ -106,8 +106,8 @@ func newProxy(t target, addr string, log *slog.Logger) http.Handler {
 		Transport: transport,
 		Rewrite: func(r *httputil.ProxyRequest) {
 			// A write goes through even if the client closes its side
-			// after sending, as the services carry a valid write out: the
-			// client then gets the service's answer, not an empty 200.
+			// after sending, because the services carry a valid write out.
+			// The client then gets the service's response, not an empty 200.
 			if r.In.Method != http.MethodGet && r.In.Method != http.MethodHead {
 				r.Out = r.Out.WithContext(context.WithoutCancel(r.In.Context()))
 			}
@@ -149,9 +149,9 @@ func writeJSONError(w http.ResponseWriter, status int, code, msg string) {
 }
 
 // staticHandler serves the built client from dir. A path that names no
-// file gets index.html, so the single page app handles its own routes,
-// unless the path looks like an asset (it has a file extension or lies
-// under /assets/): a missing script then gets 404 and not HTML.
+// file gets index.html, so the single page app handles its own routes.
+// A path that looks like an asset (it has a file extension or lies under
+// /assets/) gets 404 instead, so a missing script is not served as HTML.
 type staticHandler struct {
 	dir string
 }

@@ -13,7 +13,7 @@ func childProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 }
 
-// exitWithParent asks Linux to send the runner SIGTERM when its parent
+// exitWithParent requests that Linux send the runner SIGTERM when its parent
 // exits. `go run` does not pass SIGTERM on to the program it runs, so
 // without this a SIGTERM to `go run` or `make dev` would leave the runner
 // and its children running.

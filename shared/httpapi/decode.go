@@ -20,11 +20,12 @@ import (
 const MaxBodyBytes = 16 << 10
 
 // DecodeJSON reads a JSON object of at most MaxBodyBytes into dst. It
-// returns an *Error with status 415 for a content type other than JSON, 413
-// for a larger body, and 400 for invalid UTF-8, malformed JSON, data after
-// the object, a key that appears twice in one object (duplicate_field), or
-// a key that is not exactly, case included, the json name of a field of the
-// struct it fills (unknown_field), at any depth.
+// returns an *Error with status 415 for a content type other than JSON and
+// 413 for a larger body. It returns 400 for invalid UTF-8, malformed JSON
+// or data after the object. It also returns 400 for a key that appears
+// twice in one object (duplicate_field), or a key that is not exactly,
+// case included, the json name of a field of the struct it fills
+// (unknown_field), at any depth.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
 		return err

@@ -12,7 +12,7 @@ import (
 )
 
 // Error is an error with the HTTP status and machine-readable code sent to
-// the client. Message is written for a person and says what to change.
+// the client. Message is written for a person and names what to change.
 type Error struct {
 	Status  int
 	Code    string
@@ -45,11 +45,11 @@ type errorBody struct {
 	} `json:"error"`
 }
 
-// WriteError sends err as the JSON error body. An *Error keeps its status;
-// any other error becomes a 500 whose details are logged, not sent: at
-// level ERROR, or INFO when the client went away (closed the connection or
-// its sending side) and the request's context was cancelled, which is not
-// a fault of the server.
+// WriteError sends err as the JSON error body. An *Error keeps its status.
+// Any other error becomes a 500 whose details are logged, not sent. They
+// are logged at level ERROR, or at INFO when the client went away (closed
+// the connection or its sending side) and so cancelled the request's
+// context, which is not a fault of the server.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	var apiErr *Error
 	if !errors.As(err, &apiErr) {

@@ -17,9 +17,9 @@ import (
 // checkKeys reads the first JSON value of body and returns an *Error for a
 // key that appears twice in one object, or a key of an object decoded into
 // a struct that is not exactly (case-sensitively) the json name of one of
-// its fields. encoding/json accepts both: it matches names case
-// insensitively and lets the last duplicate win, so a client could send a
-// value that a proxy, a log or a moderation check reads differently.
+// its fields. encoding/json accepts both, because it matches names case
+// insensitively and lets the last duplicate win. A client could then send
+// a value that a proxy, a log or a moderation check reads differently.
 // Values whose JSON type does not fit the target are left for the decoder
 // to reject. A syntax error anywhere in the value comes back as the
 // decoder's error, ahead of a key error found before it.
@@ -54,8 +54,8 @@ func (k *keyChecker) fail(err error) {
 	}
 }
 
-// value reads one value. t is the Go type it decodes into; nil stands for
-// a type that takes an object of any shape, such as any or a type with its
+// value reads one value. t is the Go type it decodes into. A nil t is a
+// type that takes an object of any shape, such as any or a type with its
 // own UnmarshalJSON. path names the value in error messages.
 func (k *keyChecker) value(t reflect.Type, path string) error {
 	dec := k.dec

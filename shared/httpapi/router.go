@@ -34,12 +34,12 @@ type Check struct {
 // metrics, and the routes GET /healthz, GET /readyz (running checks) and
 // GET /metrics.
 //
-// Routes match the path as the client sent it: not cleaned, so "//posts",
-// "/posts/./create" or "/posts/../posts/create" match no route and get the
-// JSON 404 instead of a redirect; and still encoded, so "%2F" stays inside
-// its segment. Route variables are decoded before a handler reads them
-// with mux.Vars. A HEAD request is answered by the route that would answer
-// GET; the HTTP server sends no body for HEAD.
+// Routes match the path as the client sent it. It is not cleaned, so
+// "//posts", "/posts/./create" or "/posts/../posts/create" match no route
+// and get the JSON 404 instead of a redirect. It is still encoded, so
+// "%2F" stays inside its segment. Route variables are decoded before a
+// handler reads them with mux.Vars. A HEAD request is served by the route
+// that serves GET, and the HTTP server sends no body for it.
 func NewRouter(checks ...Check) *mux.Router {
 	r := mux.NewRouter().SkipClean(true).UseEncodedPath()
 	r.NotFoundHandler = HandlerFunc(func(http.ResponseWriter, *http.Request) error {
@@ -120,7 +120,7 @@ type headKey struct{}
 
 // headAsGet serves a HEAD request that matched a route's path but not its
 // methods as a GET request when a route serves GET there, and passes any
-// other request to next. The server still knows the request as HEAD, so
+// other request to next. The server still treats the request as HEAD, so
 // it sends the headers without the body.
 func headAsGet(router *mux.Router, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

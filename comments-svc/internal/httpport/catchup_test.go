@@ -24,7 +24,7 @@ import (
 // TestCommentRoutes_rightAfterPostOnKafka wires the handlers as main does:
 // the real posts consumer on Kafka and a catch-up function that waits for
 // its group's committed offsets. A comment sent right after its
-// PostCreated was written must be accepted, not answered with 404.
+// PostCreated was written must be accepted, not rejected with 404.
 func TestCommentRoutes_rightAfterPostOnKafka(t *testing.T) {
 	t.Parallel()
 	brokers := testenv.Brokers(t)

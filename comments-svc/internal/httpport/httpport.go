@@ -75,8 +75,8 @@ func (h handlers) create(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	// The request is valid and whole: carry it out, the wait for its post
-	// included, even if the client goes away now, so a stored comment is
-	// never answered with an error.
+	// included, even if the client goes away now, so a stored comment
+	// never gets an error response.
 	ctx, cancel := httpapi.Detach(r, h.wait+httpapi.WriteTimeout)
 	defer cancel()
 

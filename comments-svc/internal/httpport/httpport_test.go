@@ -724,8 +724,8 @@ func TestCreateComment_oldUnknownPostAnswersAtOnce(t *testing.T) {
 }
 
 // TestCommentRoutes_pathTricks sends a valid comment to paths that mux
-// used to clean and answer with an empty 301 redirect, or match after
-// decoding, so that POST /posts/<id>%2Fcomments created a comment. Each
+// used to clean and redirect with an empty 301, or match after decoding,
+// so that POST /posts/<id>%2Fcomments created a comment. Each
 // gets the JSON 404, or 400 invalid_id where the id segment is malformed,
 // and stores nothing.
 func TestCommentRoutes_pathTricks(t *testing.T) {
@@ -973,8 +973,8 @@ func TestCreateComment_clientGoesAway(t *testing.T) {
 				t.Fatalf("new store: %v", err)
 			}
 			// A post that comes late is looked for with a first write
-			// while the client is there; the client leaves during the
-			// wait for the post.
+			// while the client is there. The client then leaves during
+			// the wait for the post.
 			store := &gatedStore{Store: inner, gate: !tc.postLate}
 
 			postID := uuid.New()

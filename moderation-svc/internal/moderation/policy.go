@@ -78,7 +78,7 @@ func splitWords(text string) []string {
 // selectors.
 //
 // NOTE: letters of other scripts that look like Latin ones, such as
-// Cyrillic "о", still differ from the banned word; matching them needs
+// Cyrillic "о", still differ from the banned word. Matching them needs
 // the Unicode confusables table.
 func normalize(text string) string {
 	text = norm.NFKC.String(text)

@@ -50,7 +50,7 @@ func (h handlers) create(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	// The request is valid and whole: carry it out even if the client
-	// goes away now, so a stored post is never answered with an error.
+	// goes away now, so a stored post never gets an error response.
 	ctx, cancel := httpapi.Detach(r, httpapi.WriteTimeout)
 	defer cancel()
 

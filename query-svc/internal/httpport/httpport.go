@@ -13,7 +13,7 @@ import (
 	"github.com/kafkablog/blog/shared/httpapi"
 )
 
-// Reader is what the handlers need from the read model.
+// Reader is the read-model access the handlers need.
 type Reader interface {
 	List(ctx context.Context, limit int, before *uuid.UUID) ([]readmodel.Post, error)
 	Get(ctx context.Context, id uuid.UUID) (readmodel.Post, error)
