@@ -20,6 +20,16 @@ blog_addr=${TEST_BLOG_ADDR:-127.0.0.1:18080}
 # Away from make dev's 4000-4003, so the tests run beside it.
 port_base=${TEST_PORT_BASE:-14000}
 state=$root/.testenv
+# PostgreSQL runs as the user postgres when the tests run as root, and that
+# user must enter every folder above its data. A checkout under a private
+# folder (mode 0700, as mktemp -d makes) does not allow that, so the
+# cluster then lives under /tmp, at a path fixed by the port so that a
+# later run finds and stops a cluster left behind.
+pg_dir=$state/pg
+if ((EUID == 0)) && id postgres >/dev/null 2>&1 &&
+	! runuser -u postgres -- test -x "$root"; then
+	pg_dir=${TMPDIR:-/tmp}/blog-testenv-pg-$pg_port
+fi
 system_pid=
 
 log() {
@@ -37,7 +47,10 @@ cleanup() {
 		kill -KILL "$system_pid" 2>/dev/null || true
 	fi
 	bash scripts/kafka.sh stop "$state/kafka" >/dev/null 2>&1 || true
-	bash scripts/pg.sh stop "$state/pg" >/dev/null 2>&1 || true
+	bash scripts/pg.sh stop "$pg_dir" >/dev/null 2>&1 || true
+	if [[ $pg_dir != "$state/pg" ]]; then
+		rm -rf "$pg_dir"
+	fi
 	exit "$status"
 }
 
@@ -47,13 +60,13 @@ bash scripts/install-deps.sh
 # Start a fresh broker and database every run, so no run reads data that
 # an earlier run left behind.
 bash scripts/kafka.sh stop "$state/kafka" >/dev/null 2>&1 || true
-bash scripts/pg.sh stop "$state/pg" >/dev/null 2>&1 || true
-rm -rf "$state"
+bash scripts/pg.sh stop "$pg_dir" >/dev/null 2>&1 || true
+rm -rf "$state" "$pg_dir"
 mkdir -p "$state"
 trap cleanup EXIT INT TERM
 
 log "starting PostgreSQL and Kafka"
-TEST_DATABASE_URL=$(bash scripts/pg.sh start "$state/pg" "$pg_port" | tail -n 1)
+TEST_DATABASE_URL=$(bash scripts/pg.sh start "$pg_dir" "$pg_port" | tail -n 1)
 TEST_KAFKA_BROKERS=$(bash scripts/kafka.sh start "$state/kafka" "$kafka_port" | tail -n 1)
 export TEST_DATABASE_URL TEST_KAFKA_BROKERS
 
