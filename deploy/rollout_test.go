@@ -367,7 +367,7 @@ func TestRollout_losesAndDuplicatesNothing(t *testing.T) {
 	checkReadModel(t, l, readModel)
 	c.checkEventLog(l)
 
-	t.Run("rebuild", func(t *testing.T) { c.rebuild(t, readModel) })
+	t.Run("rebuild", func(t *testing.T) { c.rebuild(t, c.settledReadModel(t)) })
 }
 
 // readPost is a post of GET /posts on query-svc.
@@ -379,6 +379,40 @@ type readPost struct {
 		Content string `json:"content"`
 		Status  string `json:"status"`
 	} `json:"comments"`
+}
+
+// settledReadModel returns the read model once no comment is pending and
+// two reads a second apart agree. A request that got no response may
+// have stored a comment that the accepted-items wait did not look for,
+// and the rebuild must compare against its final state.
+func (c *cluster) settledReadModel(t *testing.T) []readPost {
+	t.Helper()
+
+	deadline := time.Now().Add(60 * time.Second)
+	var last []readPost
+	for {
+		posts, err := c.readPosts()
+		if err == nil && !hasPending(posts) && reflect.DeepEqual(posts, last) {
+			return posts
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("read model did not settle in 60 s (%v)", err)
+		}
+		last = posts
+		time.Sleep(time.Second)
+	}
+}
+
+func hasPending(posts []readPost) bool {
+	for _, p := range posts {
+		for _, cm := range p.Comments {
+			if cm.Status == "pending" {
+				return true
+			}
+		}
+	}
+
+	return false
 }
 
 func (c *cluster) readPosts() ([]readPost, error) {
