@@ -288,6 +288,21 @@ func (c *pgCluster) makeDirs() error {
 		}
 	}
 
+	if c.runAs == nil {
+		return nil
+	}
+
+	// The server runs as postgres, which must enter every folder above
+	// the data; a checkout under a private folder (mode 0700) blocks it.
+	check := exec.Command("runuser", "-u", c.runAs.Username, "--",
+		"test", "-x", c.dataDir)
+	if err := check.Run(); err != nil {
+		return fmt.Errorf("user %s cannot enter %s, because a folder above "+
+			"it is private: open the folders above the checkout to it "+
+			"(chmod o+x), move the checkout, or set DATABASE_URL to a "+
+			"server of your own", c.runAs.Username, c.dataDir)
+	}
+
 	return nil
 }
 

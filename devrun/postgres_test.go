@@ -164,3 +164,33 @@ func freePort(tb testing.TB) int {
 
 	return n
 }
+
+// TestPGCluster_privateParentRejected runs as root only: a cluster under a
+// folder that user postgres cannot enter fails with a message that names
+// the folder and the ways out, before initdb runs.
+func TestPGCluster_privateParentRejected(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("only root runs PostgreSQL as another user")
+	}
+	if _, err := findPGBinDir(os.Getenv("DEV_PG_BIN")); err != nil {
+		t.Skipf("no PostgreSQL binaries: %v", err)
+	}
+
+	// t.TempDir is private to root (mode 0700).
+	dir := filepath.Join(t.TempDir(), "postgres")
+	cluster, err := newPGCluster(dir, os.Getenv("DEV_PG_BIN"), freePort(t),
+		discardLogger())
+	if err != nil {
+		t.Fatalf("newPGCluster: %v", err)
+	}
+
+	err = cluster.makeDirs()
+	if err == nil {
+		t.Fatal("makeDirs under a private folder succeeded, want an error")
+	}
+	if !strings.Contains(err.Error(), "cannot enter") ||
+		!strings.Contains(err.Error(), "DATABASE_URL") {
+		t.Errorf("error = %q, want it to name the blocked folder and "+
+			"DATABASE_URL", err)
+	}
+}
